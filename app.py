@@ -1,0 +1,321 @@
+"""The chat UI: `build_ui(assistant, ui)` makes the Gradio app, `main()` builds and serves it.
+
+Run `python app.py` (or `make run`) and open http://127.0.0.1:7860. Handlers are short adapters:
+answering is `Assistant.ask`, HTML comes from `assistant/render.py`, uploads are checked by
+`assistant/uploads.py`. Per-person state (conversation, citations) lives in `gr.State`; the one
+`Assistant` is shared by every session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from typing import Any, TypeVar
+
+# Offline by construction: set before Gradio is imported, which reads it at import time.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+import gradio as gr  # noqa: E402
+
+from assistant import render  # noqa: E402
+from assistant.core import Assistant  # noqa: E402
+from assistant.i18n import EXAMPLES, LANGUAGES, t  # noqa: E402
+from assistant.ui_settings import UiSettings, load_settings  # noqa: E402
+from assistant.uploads import ALLOWED_SUFFIXES, ingest_uploads, save_uploads  # noqa: E402
+from ingest.errors import HoidapError  # noqa: E402
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+ASK = "ask"  # concurrency group of everything that answers questions
+
+
+def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run `fn`, showing a user error (`HoidapError`) as a Gradio error message."""
+    try:
+        return fn(*args, **kwargs)
+    except HoidapError as e:
+        raise gr.Error(str(e)) from e
+
+
+def _json(name: str, value: str | None, default: Any) -> Any:
+    try:
+        return json.loads(value) if value and value.strip() else default
+    except json.JSONDecodeError as e:
+        raise gr.Error(t("en", "bad_json", name=name, error=e)) from e
+
+
+def _filters(since: str | None, until: str | None, sources: list[str] | None) -> dict[str, Any]:
+    dates = {"since": (since or "").strip() or None, "until": (until or "").strip() or None}
+    return {**dates, "sources": sources or []}
+
+
+def build_ui(assistant: Assistant, ui: UiSettings | None = None) -> gr.Blocks:
+    """The chat app over `assistant`; `ui` gives the concurrency and upload limits."""
+    ui = ui or UiSettings()
+    uploads_dir = assistant.settings.store.home / "uploads"
+    lang0 = "vi"
+    with gr.Blocks(title="hoidap", analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
+        pairs = gr.State([])  # the conversation: [question, answer] pairs, as asked
+        cites = gr.State([])  # citations of the last answer, as dicts
+        with gr.Row(equal_height=True):
+            header = gr.HTML(render.header(lang0), scale=4)
+            lang = gr.Radio(LANGUAGES, value=lang0, label=t(lang0, "language"), scale=1)
+        stats = gr.HTML(elem_id="hoidap-stats")
+        with gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(
+                    label=t(lang0, "chat"),
+                    height=440,
+                    sanitize_html=True,
+                    allow_tags=False,
+                    latex_delimiters=[],
+                    feedback_options=None,
+                    elem_id="hoidap-chat",
+                )
+                with gr.Row():
+                    question = gr.Textbox(
+                        label=t(lang0, "question"),
+                        placeholder=t(lang0, "placeholder"),
+                        scale=5,
+                        elem_id="hoidap-question",
+                    )
+                    send = gr.Button(t(lang0, "send"), variant="primary", scale=1)
+                new_chat = gr.Button(t(lang0, "new_chat"), size="sm")
+                examples = gr.Examples(
+                    [[q] for q in EXAMPLES], [question], label=t(lang0, "examples")
+                )
+                with gr.Accordion(t(lang0, "filters"), open=False) as filters_box:
+                    with gr.Row():
+                        since = gr.Textbox(label=t(lang0, "since"), placeholder="2022-01")
+                        until = gr.Textbox(label=t(lang0, "until"), placeholder="2022-12-31")
+                    source = gr.Dropdown([], multiselect=True, label=t(lang0, "sources_filter"))
+                with gr.Accordion(t(lang0, "upload"), open=False) as upload_box:
+                    files = gr.File(
+                        file_count="multiple",
+                        file_types=list(ALLOWED_SUFFIXES),
+                        type="filepath",
+                        label=t(lang0, "upload"),
+                        elem_id="hoidap-upload",
+                    )
+                    summary = gr.HTML(elem_id="hoidap-upload-summary")
+                    table = gr.Dataframe(
+                        headers=t(lang0, "headers"),
+                        datatype=["str", "str", "number", "str"],
+                        interactive=False,
+                        wrap=True,
+                        label=t(lang0, "upload_result"),
+                        elem_id="hoidap-upload-table",
+                    )
+            with gr.Column(scale=2):
+                cards_title = gr.HTML(render.heading(t(lang0, "sources")))
+                cards = gr.HTML(
+                    render.citation_cards([], lang0),
+                    js_on_load=render.CARDS_JS,
+                    elem_id="hoidap-cards",
+                )
+                article_title = gr.HTML(render.heading(t(lang0, "article")))
+                article = gr.HTML(
+                    render.no_article(lang0), js_on_load=render.ARTICLE_JS, elem_id="hoidap-article"
+                )
+
+        # -- handlers: adapters between components and the Assistant ------------------------
+        def refresh(lang: str) -> tuple[str, Any]:
+            choices = render.source_choices(_call(assistant.sources))
+            return render.stats_html(_call(assistant.stats), lang), gr.update(choices=choices)
+
+        def chat(
+            q: str, history: list, lang: str, since: str, until: str, srcs: list[str]
+        ) -> Iterator[tuple[Any, ...]]:
+            if not q or not q.strip():
+                raise gr.Error(t(lang, "empty_question"))
+            skip = gr.skip()
+            thinking = render.chat_messages([*history, (q, t(lang, "thinking"))])
+            yield thinking, skip, skip, skip, skip, ""
+            answer = _call(assistant.ask, q, history, _filters(since, until, srcs))
+            for part in render.progressive(answer.text):
+                yield render.chat_messages([*history, (q, part)]), skip, skip, skip, skip, skip
+            found = answer.to_dict()["citations"]
+            yield (
+                render.chat_messages([*history, (q, answer.text)]),
+                [*history, [q, answer.text]],
+                found,
+                render.citation_cards(found, lang),
+                render.no_article(lang),
+                skip,
+            )
+
+        def clear(lang: str) -> tuple[Any, ...]:
+            return [], [], [], render.citation_cards([], lang), render.no_article(lang), ""
+
+        def open_citation(found: list[dict], lang: str, evt: gr.SelectData) -> str:
+            c = next((c for c in found if c["n"] == int(evt.index)), None)
+            if c is None:
+                return render.no_article(lang)
+            doc = _call(assistant.article, c["article_id"])
+            return render.article_html(doc, c["start"], c["end"], lang, c["n"])
+
+        def upload(
+            paths: list[str] | None,
+            lang: str,
+            progress: gr.Progress = gr.Progress(),  # noqa: B008  (how Gradio finds the bar)
+        ) -> tuple:
+            progress(0, desc=t(lang, "progress_save"))
+            saved = _call(save_uploads, paths or [], uploads_dir, ui.upload_limits)
+            report = _call(
+                ingest_uploads,
+                lambda batch: assistant.ingest(batch, progress=False),
+                saved,
+                lambda done, total, name: progress(
+                    done / max(total, 1), desc=t(lang, "progress_ingest", name=name)
+                ),
+            )
+            rows = render.ingest_rows(report, lang)
+            return (render.notice(render.ingest_summary(report, lang)), rows, *refresh(lang))
+
+        def switch(lang: str, found: list[dict]) -> tuple[Any, ...]:
+            return (
+                render.header(lang),
+                gr.update(label=t(lang, "language")),
+                gr.update(label=t(lang, "chat")),
+                gr.update(label=t(lang, "question"), placeholder=t(lang, "placeholder")),
+                gr.update(value=t(lang, "send")),
+                gr.update(value=t(lang, "new_chat")),
+                gr.update(label=t(lang, "examples")),
+                gr.update(label=t(lang, "filters")),
+                gr.update(label=t(lang, "since")),
+                gr.update(label=t(lang, "until")),
+                gr.update(label=t(lang, "upload")),
+                gr.update(label=t(lang, "upload")),
+                gr.update(headers=t(lang, "headers"), label=t(lang, "upload_result")),
+                render.heading(t(lang, "sources")),
+                render.citation_cards(found, lang),
+                render.heading(t(lang, "article")),
+                render.stats_html(_call(assistant.stats), lang),
+                gr.update(label=t(lang, "sources_filter")),
+            )
+
+        # -- wiring ---------------------------------------------------------------------------
+        ui_only: dict[str, Any] = {"api_visibility": "undocumented"}
+        demo.load(refresh, [lang], [stats, source], **ui_only)
+        chat_io = {
+            "fn": chat,
+            "inputs": [question, pairs, lang, since, until, source],
+            "outputs": [chatbot, pairs, cites, cards, article, question],
+            "concurrency_id": ASK,
+            "concurrency_limit": ui.concurrency,
+            "show_progress": "minimal",
+        }
+        question.submit(**chat_io, **ui_only)
+        send.click(**chat_io, **ui_only)
+        new_chat.click(clear, [lang], [chatbot, pairs, cites, cards, article, question], **ui_only)
+        cards.select(open_citation, [cites, lang], [article], **ui_only)
+        files.upload(
+            upload,
+            [files, lang],
+            [summary, table, stats, source],
+            concurrency_id="ingest",
+            concurrency_limit=1,
+            **ui_only,
+        )
+        switch_outputs = [header, lang, chatbot, question, send, new_chat, examples.dataset]
+        switch_outputs += [filters_box, since, until, upload_box, files, table]
+        switch_outputs += [cards_title, cards, article_title, stats, source]
+        lang.change(switch, [lang, cites], switch_outputs, **ui_only)
+
+        # -- the documented HTTP API (see docs/API.md) ------------------------------------------
+        def ask(question: str, history: str = "[]", filters: str = "{}") -> dict:
+            """Answer a question; `history` and `filters` are JSON. Returns the answer as JSON."""
+            conversation = _json("history", history, [])
+            answer = _call(assistant.ask, question, conversation, _json("filters", filters, {}))
+            return answer.to_dict()
+
+        def get_article(article_id: str) -> dict:
+            """The whole stored article (`text`, `title`, `date`, `source`, `url`, ...)."""
+            doc = _call(assistant.article, article_id)
+            if doc is None:
+                raise gr.Error(t("en", "article_missing"))
+            # Not the server's file path (a private detail, and clients take a "path" for a file).
+            return {k: v for k, v in asdict(doc).items() if k != "path"}
+
+        def list_sources() -> list:
+            """The stored news sources: code, name and article count."""
+            return [{"source": c, "name": n, "articles": k} for c, n, k in assistant.sources()]
+
+        def get_stats() -> dict:
+            """The store's counts: articles, chunks, files, model, location."""
+            return _call(assistant.stats).as_dict()
+
+        gr.api(ask, api_name="ask", concurrency_id=ASK, concurrency_limit=ui.concurrency)
+        gr.api(get_article, api_name="article", concurrency_limit=None)
+        gr.api(list_sources, api_name="sources", concurrency_limit=None)
+        gr.api(get_stats, api_name="stats", concurrency_limit=None)
+    demo.queue(default_concurrency_limit=ui.concurrency, max_size=256)
+    return demo
+
+
+def warm_up(assistant: Assistant) -> None:
+    """Ask one example question, so the model is loaded before the first person asks."""
+    try:
+        if assistant.stats().articles:
+            assistant.ask(EXAMPLES[0])
+    except HoidapError as e:
+        logger.warning("warm-up question failed: %s", e)
+
+
+def launch(demo: gr.Blocks, ui: UiSettings, *, block: bool = True, debug: bool = False) -> str:
+    """Serve `demo` as configured (loopback by default, never a share link); returns its URL."""
+    if ui.host not in ("127.0.0.1", "localhost", "::1") and not ui.auth:
+        logger.warning("host=%s listens beyond this machine without --auth", ui.host)
+    _, url, _ = demo.launch(
+        server_name=ui.host,
+        server_port=ui.port,
+        auth=ui.credentials,
+        share=False,
+        ssr_mode=False,
+        mcp_server=False,
+        pwa=False,
+        enable_monitoring=False,
+        max_file_size=ui.upload_max_mb * 1024 * 1024,
+        show_error=debug,
+        prevent_thread_lock=not block,
+        quiet=not debug,
+        css=render.CSS,
+        footer_links=["api"],
+    )
+    return url
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: `python app.py [--host H] [--port P] [--auth user:password]`."""
+    parser = argparse.ArgumentParser(description="The hoidap chat UI.")
+    parser.add_argument("--host", help="Address to listen on (default 127.0.0.1).")
+    parser.add_argument("--port", type=int, help="Port (default 7860).")
+    parser.add_argument("--auth", help="Require this login, as user:password (or HOIDAP_AUTH).")
+    parser.add_argument("--debug", action="store_true", help="Show tracebacks and debug logs.")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings, ui = load_settings(host=args.host, port=args.port, auth=args.auth)
+        assistant = Assistant.from_settings(settings)
+        demo = build_ui(assistant, ui)
+        print("Loading the model…", file=sys.stderr)  # noqa: T201
+        warm_up(assistant)
+    except HoidapError as e:
+        if args.debug:
+            raise
+        print(f"Error: {e}", file=sys.stderr)  # noqa: T201
+        sys.exit(1)
+    print(f"hoidap chat UI: http://{ui.host}:{ui.port}", file=sys.stderr)  # noqa: T201
+    launch(demo, ui, debug=args.debug)
+
+
+if __name__ == "__main__":
+    main()

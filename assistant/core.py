@@ -1,0 +1,137 @@
+"""`Assistant`: the one object the CLI, the UI and Python callers hold."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from assistant.answer import answer_extractive
+from assistant.history import normalize_history
+from assistant.language import detect_language
+from assistant.models import Answer, Passage
+from assistant.retrieve import Filters, HybridRetriever
+from assistant.settings import Settings
+from ingest.errors import UsageError
+from store.docstore import StoredArticle
+from store.report import IngestReport
+from store.store import Store, StoreStats
+
+
+class Assistant:
+    """Question answering with citations over a store of articles.
+
+    Build it once and reuse it: the embedding model loads on first use and stays loaded::
+
+        assistant = Assistant.from_settings()
+        answer = assistant.ask("How many party members were admitted by 30 June?")
+        print(answer.text, answer.citations[0].passage)
+    """
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.retriever = HybridRetriever(store, settings.assistant)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Assistant:
+        settings = settings or Settings.load()
+        return cls(settings, Store(settings.store))
+
+    # asking ---------------------------------------------------------------------------------
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Any] | None = None,
+        filters: dict[str, Any] | Filters | None = None,
+        *,
+        k: int | None = None,
+    ) -> Answer:
+        """Answer a question from the stored articles, citing the sentences used.
+
+        Args:
+            question: Vietnamese or English, with or without diacritics.
+            history: earlier turns, as [question, answer] pairs or role/content messages.
+            filters: {"since": "2022-01", "until": "2022-12-31", "source": "GLO"}.
+            k: passages to retrieve (default: settings).
+
+        Returns:
+            An `Answer`; `abstained` is true when the articles do not support an answer.
+
+        Raises:
+            UsageError: empty question or invalid filters.
+        """
+        return self.respond(question, history, filters, k=k)[0]
+
+    def respond(
+        self,
+        question: str,
+        history: Sequence[Any] | None = None,
+        filters: dict[str, Any] | Filters | None = None,
+        *,
+        k: int | None = None,
+    ) -> tuple[Answer, list[Passage]]:
+        """`ask`, also returning every retrieved passage (for evaluation and debugging)."""
+        if not question or not question.strip():
+            raise UsageError("The question is empty.")
+        pairs = normalize_history(history)
+        passages = self.retriever.retrieve(
+            question, history=pairs, filters=Filters.from_dict(filters), k=k
+        )
+        similarity = self._sentence_similarity if detect_language(question) == "en" else None
+        answer = answer_extractive(
+            question,
+            passages,
+            history=pairs,
+            min_confidence=self.settings.assistant.min_confidence,
+            sentence_similarity=similarity,
+        )
+        return answer, passages
+
+    def _sentence_similarity(self, question: str, sentences: list[str]) -> list[float]:
+        """Cross-lingual scores for English questions, where shared words are rare."""
+        embedder = self.store.embedder
+        q = embedder.embed_queries([question])[0]
+        s = embedder.embed_passages(sentences)
+        return [float(x) for x in np.asarray(s) @ q]
+
+    def as_runnable(self) -> Runnable[dict[str, Any], dict[str, Any]]:
+        """The chain API: `{"question", "chat_history", "filters"}` in, the answer as a dict out."""
+
+        def run(inputs: dict[str, Any]) -> dict[str, Any]:
+            if isinstance(inputs, str):
+                inputs = {"question": inputs}
+            answer = self.ask(
+                inputs.get("question", ""),
+                inputs.get("chat_history") or inputs.get("history"),
+                inputs.get("filters"),
+                k=inputs.get("k"),
+            )
+            return answer.to_dict()
+
+        return RunnableLambda(run, name="hoidap")
+
+    @property
+    def chain(self) -> Runnable[dict[str, Any], dict[str, Any]]:
+        return self.as_runnable()
+
+    # the store ------------------------------------------------------------------------------
+    def ingest(
+        self, paths: list[Path], *, prune: bool = False, progress: bool = True
+    ) -> IngestReport:
+        return self.store.ingest(paths, self.settings.ingest, prune=prune, progress=progress)
+
+    def article(self, article_id: str) -> StoredArticle | None:
+        return self.store.article(article_id)
+
+    def sources(self) -> list[tuple[str, str | None, int]]:
+        return self.store.records.sources()
+
+    def stats(self) -> StoreStats:
+        return self.store.stats()
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,62 @@
+"""What the assistant returns: an answer whose every claim points at a stored passage."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Language = Literal["vi", "en"]
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with what the answerer needs to quote and cite it.
+
+    `start`/`end` are character offsets of `text` in `article_text`.
+    `score` is the fused retrieval score (higher is better); `similarity` is the cosine
+    similarity of the dense retrieval (0 when only the lexical index found it), used for
+    abstention; `lexical` is the BM25 score (0 when only dense found it).
+    """
+
+    chunk_id: str
+    article_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+    article_text: str
+    score: float
+    similarity: float = 0.0
+    lexical: float = 0.0
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Citation `[n]` of an answer: the quoted sentence(s) and where they stand in the article."""
+
+    n: int
+    article_id: str
+    title: str
+    passage: str
+    start: int
+    end: int
+    score: float
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+
+
+@dataclass
+class Answer:
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    short: str | None = None
+    abstained: bool = False
+    language: Language = "vi"
+    confidence: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,183 @@
+"""Hybrid retrieval: dense (Chroma) and BM25 (FTS5) results fused by reciprocal rank.
+
+Dense search understands paraphrase and English questions; BM25 over folded syllables and
+syllable pairs catches exact names and numbers and questions typed without diacritics. For a
+follow-up question the previous questions are searched too (with less weight), so
+"Còn bao nhiêu đảng viên bị kỷ luật?" stays in the article the conversation is about.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from assistant.models import Passage
+from assistant.settings import AssistantSettings
+from ingest.clean import fold_diacritics, normalize_query
+from ingest.errors import UsageError
+from store.docstore import date_bounds
+from store.lexical import query_terms
+from store.store import Store
+
+_FOLLOW_UP = re.compile(
+    r"^(con|vay|the con|con ve|and|what about|how about|also|then)\b"
+    r"|\b(do|ay|nay|kia|ong ay|ba ay|ho|he|she|they|it|its|their|him|her|that|those|these)\b"
+)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Retrieval filters: an inclusive date range (`2022`, `2022-07`, `2022-07-15`), sources."""
+
+    since: str | None = None
+    until: str | None = None
+    sources: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | Filters | None) -> Filters:
+        if data is None:
+            return cls()
+        if isinstance(data, Filters):
+            return data
+        unknown = set(data) - {"since", "until", "source", "sources"}
+        if unknown:
+            raise UsageError(f"Unknown filter(s): {', '.join(sorted(unknown))}")
+        sources = data.get("sources") or data.get("source") or ()
+        if isinstance(sources, str):
+            sources = (sources,)
+        return cls(data.get("since") or None, data.get("until") or None, tuple(sources))
+
+    def bounds(self) -> tuple[int | None, int | None]:
+        since = date_bounds(self.since)[0] if self.since else None
+        until = date_bounds(self.until)[1] if self.until else None
+        if self.since and since is None:
+            raise UsageError(
+                f"Invalid --since date {self.since!r}: use YYYY, YYYY-MM or YYYY-MM-DD"
+            )
+        if self.until and until is None:
+            raise UsageError(
+                f"Invalid --until date {self.until!r}: use YYYY, YYYY-MM or YYYY-MM-DD"
+            )
+        return since, until
+
+    @property
+    def empty(self) -> bool:
+        return not (self.since or self.until or self.sources)
+
+
+def is_follow_up(question: str) -> bool:
+    """Short or pronoun-led questions lean on the conversation for their topic."""
+    folded = fold_diacritics(question).strip()
+    return len(folded.split()) <= 6 or bool(_FOLLOW_UP.search(folded))
+
+
+class HybridRetriever:
+    """Finds the passages most likely to answer a question, best first."""
+
+    def __init__(self, store: Store, settings: AssistantSettings) -> None:
+        self.store = store
+        self.settings = settings
+
+    def _source_codes(self, names: tuple[str, ...]) -> list[str]:
+        """Accept codes (`GLO`) or names (`Báo Gia Lai`), case- and accent-insensitively."""
+        known = self.store.records.sources()
+        codes = []
+        for name in names:
+            key = fold_diacritics(name)
+            match = [
+                c for c, n, _ in known if key in (fold_diacritics(c), fold_diacritics(n or ""))
+            ]
+            codes.extend(match or [name])
+        return codes
+
+    def _where(self, since: int | None, until: int | None, sources: list[str]) -> dict | None:
+        clauses: list[dict[str, Any]] = []
+        if since is not None:
+            clauses.append({"date_to": {"$gte": since}})
+        if until is not None:
+            clauses.append({"date_from": {"$lte": until}})
+        if sources:
+            clauses.append({"source": {"$in": sources}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def retrieve(
+        self,
+        question: str,
+        *,
+        history: list[tuple[str, str]] | None = None,
+        filters: Filters | None = None,
+        k: int | None = None,
+    ) -> list[Passage]:
+        s = self.settings
+        k = k or s.top_k
+        filters = filters or Filters()
+        since, until = filters.bounds()
+        sources = self._source_codes(filters.sources)
+        where = self._where(since, until, sources)
+        queries = [(normalize_query(question), 1.0)]
+        previous = [q for q, _ in (history or [])][-2:]
+        if previous:
+            weight = s.history_weight if is_follow_up(question) else s.history_weight / 3
+            queries.append((normalize_query(" ".join([*previous, question])), weight))
+
+        vectors = self.store.embedder.embed_queries([q for q, _ in queries])
+        fused: dict[str, float] = defaultdict(float)
+        similarity: dict[str, float] = {}
+        lexical: dict[str, float] = {}
+        depth = max(s.candidates, k)
+        for (query, weight), vector in zip(queries, vectors):
+            dense_hits = self.store.index.search(vector, depth, where)
+            for rank, hit in enumerate(dense_hits):
+                fused[hit.chunk_id] += weight * s.dense_weight / (s.rrf_k + rank + 1)
+                if weight == 1.0:
+                    similarity[hit.chunk_id] = hit.similarity
+            terms = query_terms(query)
+            lexical_hits = self.store.records.lexical_search(
+                terms, depth, since=since, until=until, sources=sources or None
+            )
+            for rank, (chunk_id, score) in enumerate(lexical_hits):
+                fused[chunk_id] += weight * s.lexical_weight / (s.rrf_k + rank + 1)
+                if weight == 1.0:
+                    lexical[chunk_id] = score
+
+        ranked = sorted(fused, key=fused.__getitem__, reverse=True)[: k * 2]
+        chunks = self.store.records.chunks(ranked)
+        done = self.store.records.done_ids({c.article_id for c in chunks.values()})
+        ranked = [i for i in ranked if i in chunks and chunks[i].article_id in done][:k]
+        missing = [i for i in ranked if i not in similarity]
+        for chunk_id, vec in self.store.index.vectors(missing).items():
+            similarity[chunk_id] = float(np.dot(vec, vectors[0]))
+
+        articles = {}
+        passages = []
+        for chunk_id in ranked:
+            chunk = chunks[chunk_id]
+            if chunk.article_id not in articles:
+                articles[chunk.article_id] = self.store.article(chunk.article_id)
+            article = articles[chunk.article_id]
+            if article is None:
+                continue
+            passages.append(
+                Passage(
+                    chunk_id=chunk_id,
+                    article_id=chunk.article_id,
+                    title=article.title,
+                    text=chunk.text,
+                    start=chunk.start,
+                    end=chunk.end,
+                    article_text=article.text,
+                    score=fused[chunk_id],
+                    similarity=similarity.get(chunk_id, 0.0),
+                    lexical=lexical.get(chunk_id, 0.0),
+                    date=article.date,
+                    source=article.source_name or article.source,
+                    url=article.url,
+                )
+            )
+        return passages

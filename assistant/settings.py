@@ -1,0 +1,101 @@
+"""The one configuration object: each layer's section, read from `HOIDAP_*` env vars.
+
+CLI flags and callers override fields with `Settings.with_overrides`; components receive only
+their own section, so no module reads the environment on its own.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ingest.errors import UsageError
+from ingest.settings import IngestSettings
+from store.settings import StoreSettings
+
+
+class AssistantSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOIDAP_", extra="ignore")
+
+    top_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
+    candidates: int = Field(
+        30, ge=1, le=500, description="Candidates taken from each of dense and BM25 before fusion."
+    )
+    dense_weight: float = Field(1.0, ge=0, description="Weight of dense results in the fusion.")
+    lexical_weight: float = Field(1.0, ge=0, description="Weight of BM25 results in the fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    history_weight: float = Field(
+        0.6, ge=0, description="Weight of the search that includes previous questions (follow-ups)."
+    )
+    min_confidence: float = Field(
+        0.35, ge=0, le=1, description="Below this answer confidence the assistant abstains."
+    )
+
+
+class Settings(BaseModel):
+    """All settings, one section per layer."""
+
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    assistant: AssistantSettings = Field(default_factory=AssistantSettings)
+
+    @classmethod
+    def load(cls) -> Settings:
+        """Read the environment, rejecting unknown `HOIDAP_*` names: a typo must not pass."""
+        check_environment(os.environ)
+        try:
+            return cls()
+        except ValueError as e:
+            raise UsageError(f"Invalid setting: {_first_error(e)}") from e
+
+    def with_overrides(self, **sections: dict[str, Any]) -> Settings:
+        """Return a copy with fields replaced, e.g. `with_overrides(store={"store": path})`.
+
+        Values of None are ignored so unset CLI flags keep the env/default value.
+        """
+        updated: dict[str, Any] = {}
+        for name, fields in sections.items():
+            current = getattr(self, name)
+            merged = current.model_dump()
+            merged.update({k: v for k, v in fields.items() if v is not None})
+            try:
+                updated[name] = type(current).model_validate(merged)
+            except ValueError as e:
+                raise UsageError(f"Invalid setting: {_first_error(e)}") from e
+        return self.model_copy(update=updated)
+
+
+def setting_fields() -> list[tuple[str, str, Any, str]]:
+    """(section, env var, default, description) of every setting, for `hoidap settings`."""
+    rows: list[tuple[str, str, Any, str]] = []
+    for section, model in (
+        ("ingest", IngestSettings),
+        ("store", StoreSettings),
+        ("assistant", AssistantSettings),
+    ):
+        for name, field in model.model_fields.items():
+            default = field.default if field.default_factory is None else field.default_factory()
+            rows.append((section, f"HOIDAP_{name.upper()}", default, field.description or ""))
+    return rows
+
+
+def check_environment(environ: os._Environ[str] | dict[str, str]) -> None:
+    known = {env for _, env, _, _ in setting_fields()}
+    unknown = sorted(k for k in environ if k.startswith("HOIDAP_") and k not in known)
+    if unknown:
+        raise UsageError(
+            f"Unknown setting(s) in the environment: {', '.join(unknown)}. "
+            "Run `hoidap settings` to list the valid names."
+        )
+
+
+def _first_error(e: ValueError) -> str:
+    errors = getattr(e, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        loc = ".".join(str(p) for p in first.get("loc", ()))
+        return f"{loc}: {first.get('msg')}" if loc else str(first.get("msg"))
+    return str(e)

@@ -1,0 +1,80 @@
+"""Ingest throughput against raw `SentenceTransformer.encode` on the same chunks.
+
+Usage: python bench/ingest.py CORPUS.jsonl [--articles N] [--batch-size 32]
+
+Both sides embed the identical chunk texts (with the `passage: ` prefix) with the same model and
+batch size; the pipeline side also reads, cleans, chunks and writes to a fresh Chroma store
+and SQLite records. The ratio pipeline/raw (chunks per second) is what the issue bounds (≥ 0.85).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import torch
+from sentence_transformers import SentenceTransformer
+
+from assistant.settings import Settings
+from ingest.chunk import chunk_article
+from ingest.read import read_file
+from store.model import resolve_model
+from store.store import Store
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus", type=Path)
+    parser.add_argument("--articles", type=int, default=300, help="first N articles (0 = all)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    args = parser.parse_args()
+
+    settings = Settings.load().with_overrides(store={"batch_size": args.batch_size})
+    with tempfile.TemporaryDirectory() as tmp:
+        subset = Path(tmp) / "subset.jsonl"
+        lines = args.corpus.read_text(encoding="utf-8").splitlines()
+        subset.write_text("\n".join(lines[: args.articles or None]) + "\n", encoding="utf-8")
+        articles = read_file(subset, settings.ingest).articles
+        texts = [c.text for a in articles for c in chunk_article(a, settings.ingest)]
+        model_path = resolve_model(settings.store)
+        prefix = settings.store.effective_passage_prefix
+
+        model = SentenceTransformer(model_path, device="cpu")
+        model.encode([prefix + t for t in texts[:64]], batch_size=args.batch_size)  # warm-up
+        t0 = time.perf_counter()
+        model.encode(
+            [prefix + t for t in texts], batch_size=args.batch_size, normalize_embeddings=True
+        )
+        raw_seconds = time.perf_counter() - t0
+        del model
+
+        store_settings = settings.store.model_copy(update={"store": Path(tmp) / "store"})
+        store = Store(store_settings)
+        store.embedder.embed_passages(texts[:64])  # same warm-up, model loaded outside the timing
+        t0 = time.perf_counter()
+        report = store.ingest([subset], settings.ingest, progress=False)
+        pipeline_seconds = time.perf_counter() - t0
+        assert report.chunks_embedded == len(texts), (report.chunks_embedded, len(texts))
+
+    result = {
+        "date": date.today().isoformat(),
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, "
+        f"{platform.python_version()}",
+        "articles": len(articles),
+        "chunks": len(texts),
+        "chunk_size": settings.ingest.chunk_size,
+        "batch_size": args.batch_size,
+        "raw_encode_chunks_per_s": round(len(texts) / raw_seconds, 2),
+        "pipeline_chunks_per_s": round(len(texts) / pipeline_seconds, 2),
+        "ratio": round(raw_seconds / pipeline_seconds, 3),
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Chroma, in our vocabulary: chunk vectors in, nearest chunk ids out.
+
+Chroma never embeds here (the collection has no embedding function; we pass vectors), because
+its default embedder would try to download a model. Usage::
+
+    index = VectorIndex.open(settings, model_label="multilingual-e5-small", dimension=384)
+    index.upsert(chunk_ids, vectors, metadatas)
+    hits = index.search(query_vector, k=20, where={"source": "GLO"})
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import chromadb
+import numpy as np
+from chromadb.config import Settings as ChromaSettings
+
+from ingest.errors import HoidapError
+from store.settings import StoreSettings
+
+logger = logging.getLogger(__name__)
+
+MODEL_KEY = "hoidap_model"
+DIM_KEY = "hoidap_dim"
+
+
+class StoreError(HoidapError):
+    """The store cannot be opened or written as asked; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class VectorHit:
+    chunk_id: str
+    similarity: float
+    metadata: dict[str, Any]
+
+
+def make_client(settings: StoreSettings) -> chromadb.ClientAPI:
+    """An embedded client at the store folder, or an HTTP client for `chroma_url`."""
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise StoreError(
+                f"Invalid Chroma URL {settings.chroma_url!r}: expected http://HOST:PORT"
+            )
+        port = url.port or (443 if url.scheme == "https" else 8000)
+        try:
+            client = chromadb.HttpClient(
+                host=url.hostname, port=port, ssl=url.scheme == "https", settings=chroma_settings
+            )
+            client.heartbeat()
+        except Exception as e:
+            raise StoreError(
+                f"Cannot reach the Chroma server at {settings.chroma_url} ({type(e).__name__}). "
+                "Is `chroma run` started there?"
+            ) from e
+        return client
+    path = settings.store_path / "chroma"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except OSError as e:
+        raise StoreError(f"Cannot use the store folder {path}: {e.strerror or e}") from e
+
+
+class VectorIndex:
+    """One Chroma collection of chunk vectors, tagged with the model that made them."""
+
+    def __init__(self, collection: chromadb.Collection | None) -> None:
+        self._collection = collection  # None: the store is empty, nothing written yet
+
+    @classmethod
+    def open(
+        cls,
+        client: chromadb.ClientAPI,
+        name: str,
+        *,
+        model_label: str | None,
+        dimension: int | None = None,
+    ) -> VectorIndex:
+        """Open (or create, when `dimension` is given) the collection and check its model.
+
+        Raises:
+            StoreError: the collection was made with another model or dimension.
+        """
+        try:
+            existing = client.get_collection(name, embedding_function=None)
+        except Exception:  # chromadb raises NotFoundError / ValueError depending on the backend
+            existing = None
+        if existing is None:
+            if dimension is None or model_label is None:
+                return cls(None)
+            collection = client.create_collection(
+                name,
+                embedding_function=None,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={MODEL_KEY: model_label, DIM_KEY: dimension},
+            )
+            return cls(collection)
+        meta = existing.metadata or {}
+        stored_model, stored_dim = meta.get(MODEL_KEY), meta.get(DIM_KEY)
+        if model_label is not None and stored_model not in (None, model_label):
+            raise StoreError(
+                f"This store was indexed with the model {stored_model!r} "
+                f"({stored_dim} dimensions), but {model_label!r} is configured. "
+                f"Use the same model (--model {stored_model}), "
+                "or re-index: `hoidap reset --yes` then `hoidap ingest PATHS` (or pick another "
+                "--store folder)."
+            )
+        if dimension is not None and stored_dim not in (None, dimension):
+            raise StoreError(
+                f"This store holds {stored_dim}-dimensional vectors but the model makes "
+                f"{dimension}. Re-index: `hoidap reset --yes` then `hoidap ingest PATHS`."
+            )
+        return cls(existing)
+
+    @property
+    def exists(self) -> bool:
+        return self._collection is not None
+
+    @property
+    def model_label(self) -> str | None:
+        return (self._collection.metadata or {}).get(MODEL_KEY) if self.exists else None
+
+    @property
+    def dimension(self) -> int | None:
+        return (self._collection.metadata or {}).get(DIM_KEY) if self.exists else None
+
+    def count(self) -> int:
+        return self._collection.count() if self.exists else 0
+
+    def upsert(
+        self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]
+    ) -> None:
+        assert self._collection is not None, "open the index with a dimension to write"
+        # Chroma caps one request's size; stay well under it.
+        step = 1000
+        for i in range(0, len(ids), step):
+            self._collection.upsert(
+                ids=list(ids[i : i + step]),
+                embeddings=vectors[i : i + step],
+                metadatas=list(metadatas[i : i + step]),
+            )
+
+    def delete_articles(self, article_ids: Sequence[str]) -> None:
+        if not self.exists:
+            return
+        for i in range(0, len(article_ids), 100):
+            part = list(article_ids[i : i + 100])
+            self._collection.delete(where={"article_id": {"$in": part}})
+
+    def search(
+        self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
+    ) -> list[VectorHit]:
+        if not self.exists or k <= 0:
+            return []
+        result = self._collection.query(
+            query_embeddings=[vector],
+            n_results=k,
+            where=where or None,
+            include=["metadatas", "distances"],
+        )
+        ids = result["ids"][0]
+        distances = result["distances"][0]  # type: ignore[index]
+        metadatas = result["metadatas"][0]  # type: ignore[index]
+        return [
+            VectorHit(chunk_id=i, similarity=1.0 - float(d), metadata=dict(m or {}))
+            for i, d, m in zip(ids, distances, metadatas)
+        ]
+
+    def vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by chunk id (to score passages that only the lexical index found)."""
+        if not self.exists or not chunk_ids:
+            return {}
+        got = self._collection.get(ids=list(chunk_ids), include=["embeddings"])
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
+
+    def ids_of_articles(self, article_ids: Sequence[str]) -> set[str]:
+        if not self.exists:
+            return set()
+        found: set[str] = set()
+        for i in range(0, len(article_ids), 100):
+            part = list(article_ids[i : i + 100])
+            got = self._collection.get(where={"article_id": {"$in": part}}, include=[])
+            found.update(got["ids"])
+        return found

@@ -1,0 +1,378 @@
+"""SQLite record of what is stored: files, articles (full cleaned text), chunks and their states.
+
+Chroma holds the vectors; this file holds everything a citation or a re-ingest needs to know
+without asking Chroma: which file produced which article, whether an article's vectors were
+fully written (`state = 'done'`), and each chunk's character span in its article. It plays the
+role of LangChain's record manager, with two extras that API lacks: the same article reached
+from two files is stored once (`file_articles` links), and a write-ahead `pending` state makes a
+batch killed midway resumable without duplicates or losses.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ingest.models import Article, Chunk
+from store.lexical import index_tokens, match_expression
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    digest TEXT NOT NULL,
+    n_articles INTEGER NOT NULL,
+    ingested_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    date TEXT,
+    date_from INTEGER,
+    date_to INTEGER,
+    source TEXT,
+    source_name TEXT,
+    author TEXT,
+    url TEXT,
+    external_id TEXT,
+    path TEXT NOT NULL,
+    captions TEXT NOT NULL DEFAULT '[]',
+    extra TEXT NOT NULL DEFAULT '{}',
+    state TEXT NOT NULL CHECK (state IN ('pending', 'done')),
+    added_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS file_articles (
+    path TEXT NOT NULL,
+    article_id TEXT NOT NULL,
+    PRIMARY KEY (path, article_id)
+);
+CREATE INDEX IF NOT EXISTS file_articles_article ON file_articles(article_id);
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY,
+    article_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(keys, tokenize="unicode61 tokenchars '_'");
+"""
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """An article as stored, with the metadata citations show."""
+
+    id: str
+    title: str
+    text: str
+    date: str | None
+    source: str | None
+    source_name: str | None
+    author: str | None
+    url: str | None
+    external_id: str | None
+    path: str
+    captions: tuple[str, ...]
+    extra: dict[str, str]
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    id: str
+    article_id: str
+    position: int
+    start: int
+    end: int
+    text: str
+
+
+def date_bounds(date: str | None) -> tuple[int | None, int | None]:
+    """Turn `2022`, `2022-07` or `2022-07-15` into an inclusive yyyymmdd range for filtering."""
+    if not date:
+        return None, None
+    parts = date[:10].split("-")
+    try:
+        year = int(parts[0])
+        month = int(parts[1]) if len(parts) > 1 else None
+        day = int(parts[2]) if len(parts) > 2 else None
+    except ValueError:
+        return None, None
+    if month is None:
+        return year * 10000 + 101, year * 10000 + 1231
+    if day is None:
+        return year * 10000 + month * 100 + 1, year * 10000 + month * 100 + 31
+    value = year * 10000 + month * 100 + day
+    return value, value
+
+
+def _delete_chunks(db: sqlite3.Connection, article_id: str) -> None:
+    db.execute(
+        "DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE article_id = ?)",
+        (article_id,),
+    )
+    db.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class DocStore:
+    """Thread-safe wrapper over one SQLite file (WAL mode, one connection, one lock)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: Iterable[object] = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, tuple(params)).fetchall()
+
+    # meta -----------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # files ----------------------------------------------------------------------------------
+    def file_digest(self, path: str) -> str | None:
+        rows = self._query("SELECT digest FROM files WHERE path = ?", (path,))
+        return rows[0][0] if rows else None
+
+    def file_paths(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT path FROM files ORDER BY path")]
+
+    def linked_paths(self) -> list[str]:
+        """Paths with article links, including files whose ingest was interrupted."""
+        rows = self._query(
+            "SELECT path FROM files UNION SELECT path FROM file_articles ORDER BY path"
+        )
+        return [r[0] for r in rows]
+
+    def articles_of_file(self, path: str) -> set[str]:
+        rows = self._query("SELECT article_id FROM file_articles WHERE path = ?", (path,))
+        return {r[0] for r in rows}
+
+    def record_file(self, path: str, digest: str, n_articles: int) -> None:
+        """Mark a file complete; written last, so a crash before it makes the next run redo it."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO files(path, digest, n_articles, ingested_at) "
+                "VALUES (?, ?, ?, ?)",
+                (path, digest, n_articles, _now()),
+            )
+
+    def forget_file(self, path: str) -> set[str]:
+        """Drop a file's record and links; returns the article ids no other file still links."""
+        with self.transaction() as db:
+            ids = {
+                r[0]
+                for r in db.execute(
+                    "SELECT article_id FROM file_articles WHERE path = ?", (path,)
+                ).fetchall()
+            }
+            db.execute("DELETE FROM file_articles WHERE path = ?", (path,))
+            db.execute("DELETE FROM files WHERE path = ?", (path,))
+        return {i for i in ids if not self._is_linked(i)}
+
+    def unlink(self, path: str, article_ids: Iterable[str]) -> set[str]:
+        """Remove links from a file to articles; returns those left linked to no file."""
+        ids = set(article_ids)
+        with self.transaction() as db:
+            db.executemany(
+                "DELETE FROM file_articles WHERE path = ? AND article_id = ?",
+                [(path, i) for i in ids],
+            )
+        return {i for i in ids if not self._is_linked(i)}
+
+    def _is_linked(self, article_id: str) -> bool:
+        return bool(
+            self._query("SELECT 1 FROM file_articles WHERE article_id = ? LIMIT 1", (article_id,))
+        )
+
+    # articles -------------------------------------------------------------------------------
+    def done_ids(self, ids: Iterable[str]) -> set[str]:
+        ids = list(ids)
+        found: set[str] = set()
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            rows = self._query(
+                f"SELECT id FROM articles WHERE state = 'done' AND id IN ({marks})", part
+            )
+            found.update(r[0] for r in rows)
+        return found
+
+    def begin_articles(
+        self, path: str, articles: list[Article], chunks: dict[str, list[Chunk]]
+    ) -> None:
+        """Write articles as `pending` with their chunks, before any vector is written."""
+        now = _now()
+        with self.transaction() as db:
+            for a in articles:
+                lo, hi = date_bounds(a.date)
+                db.execute(
+                    "INSERT OR REPLACE INTO articles(id, title, text, date, date_from, date_to, "
+                    "source, source_name, author, url, external_id, path, captions, extra, state, "
+                    "added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+                    (
+                        a.id, a.title, a.text, a.date, lo, hi, a.source, a.source_name,
+                        a.author, a.url, a.external_id, a.path,
+                        json.dumps(list(a.captions), ensure_ascii=False),
+                        json.dumps(a.extra, ensure_ascii=False), now,
+                    ),
+                )  # fmt: skip
+                _delete_chunks(db, a.id)
+                for c in chunks[a.id]:
+                    cur = db.execute(
+                        "INSERT INTO chunks(id, article_id, position, start, end, text) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (c.id, c.article_id, c.position, c.start, c.end, c.text),
+                    )
+                    db.execute(
+                        "INSERT INTO chunks_fts(rowid, keys) VALUES (?, ?)",
+                        (
+                            cur.lastrowid,
+                            index_tokens(f"{a.title}. {c.text}" if c.position == 0 else c.text),
+                        ),
+                    )
+                db.execute(
+                    "INSERT OR IGNORE INTO file_articles(path, article_id) VALUES (?, ?)",
+                    (path, a.id),
+                )
+
+    def link(self, path: str, article_ids: Iterable[str]) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO file_articles(path, article_id) VALUES (?, ?)",
+                [(path, i) for i in article_ids],
+            )
+
+    def mark_done(self, article_ids: Iterable[str]) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE articles SET state = 'done' WHERE id = ?", [(i,) for i in article_ids]
+            )
+
+    def delete_articles(self, article_ids: Iterable[str]) -> None:
+        with self.transaction() as db:
+            for i in article_ids:
+                _delete_chunks(db, i)
+                db.execute("DELETE FROM articles WHERE id = ?", (i,))
+
+    def orphan_ids(self) -> set[str]:
+        """Articles no file links (left by a crash between unlinking and deleting)."""
+        rows = self._query(
+            "SELECT id FROM articles WHERE id NOT IN (SELECT article_id FROM file_articles)"
+        )
+        return {r[0] for r in rows}
+
+    def article(self, article_id: str) -> StoredArticle | None:
+        rows = self._query(
+            "SELECT id, title, text, date, source, source_name, author, url, external_id, path, "
+            "captions, extra FROM articles WHERE id = ?",
+            (article_id,),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return StoredArticle(*r[:10], tuple(json.loads(r[10])), json.loads(r[11]))
+
+    def chunks(self, chunk_ids: Iterable[str]) -> dict[str, StoredChunk]:
+        ids = list(chunk_ids)
+        out: dict[str, StoredChunk] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for r in self._query(
+                f"SELECT id, article_id, position, start, end, text FROM chunks "
+                f"WHERE id IN ({marks})",
+                part,
+            ):
+                out[r[0]] = StoredChunk(*r)
+        return out
+
+    def lexical_search(
+        self,
+        terms: list[str],
+        k: int,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        sources: list[str] | None = None,
+    ) -> list[tuple[str, float]]:
+        """BM25 over the folded keys: (chunk id, score) best first; higher is better.
+
+        `since`/`until` are yyyymmdd bounds: an article counts when its date range overlaps.
+        """
+        if not terms or k <= 0:
+            return []
+        sql = (
+            "SELECT c.id, -bm25(chunks_fts) AS score FROM chunks_fts "
+            "JOIN chunks c ON c.rowid = chunks_fts.rowid "
+            "JOIN articles a ON a.id = c.article_id "
+            "WHERE chunks_fts MATCH ? AND a.state = 'done'"
+        )
+        params: list[object] = [match_expression(terms)]
+        if since is not None:
+            sql += " AND a.date_to >= ?"
+            params.append(since)
+        if until is not None:
+            sql += " AND a.date_from <= ?"
+            params.append(until)
+        if sources:
+            sql += f" AND a.source IN ({','.join('?' * len(sources))})"
+            params.extend(sources)
+        sql += " ORDER BY bm25(chunks_fts) LIMIT ?"
+        params.append(k)
+        return [(r[0], float(r[1])) for r in self._query(sql, params)]
+
+    def counts(self) -> dict[str, int]:
+        (files,) = self._query("SELECT COUNT(*) FROM files")[0]
+        (articles,) = self._query("SELECT COUNT(*) FROM articles WHERE state = 'done'")[0]
+        (pending,) = self._query("SELECT COUNT(*) FROM articles WHERE state = 'pending'")[0]
+        (chunks,) = self._query(
+            "SELECT COUNT(*) FROM chunks WHERE article_id IN "
+            "(SELECT id FROM articles WHERE state = 'done')"
+        )[0]
+        return {"files": files, "articles": articles, "pending": pending, "chunks": chunks}
+
+    def sources(self) -> list[tuple[str, str | None, int]]:
+        """(source code, display name, article count), most articles first."""
+        rows = self._query(
+            "SELECT source, MAX(source_name), COUNT(*) FROM articles "
+            "WHERE state = 'done' AND source IS NOT NULL GROUP BY source ORDER BY 3 DESC"
+        )
+        return [(r[0], r[1], r[2]) for r in rows]

@@ -1,0 +1,201 @@
+"""The store layer's one entry point: article records, chunk vectors and the embedder together."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ingest.settings import IngestSettings
+from store.chroma import StoreError, VectorHit, VectorIndex, make_client
+from store.docstore import DocStore, StoredArticle, StoredChunk
+from store.indexer import Indexer
+from store.report import IngestReport
+from store.settings import StoreSettings
+
+if TYPE_CHECKING:
+    from store.embedder import Embedder
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    files: int
+    articles: int
+    chunks: int
+    pending: int
+    vectors: int
+    model: str | None
+    dimension: int | None
+    location: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def records_path(settings: StoreSettings) -> Path:
+    """Where the SQLite records live: in the store folder, per server when Chroma is remote."""
+    if settings.chroma_url:
+        slug = re.sub(r"[^A-Za-z0-9]+", "_", settings.chroma_url).strip("_")
+        return settings.store_path / "servers" / f"{slug}_{settings.collection}" / "records.sqlite3"
+    return settings.store_path / f"{settings.collection}.records.sqlite3"
+
+
+class Store:
+    """Articles and their chunk vectors, in Chroma (vectors) and SQLite (records and text).
+
+    The embedding model is loaded only when something must be embedded, so `stats`, browsing
+    sources and re-ingesting unchanged files stay fast.
+    """
+
+    def __init__(
+        self,
+        settings: StoreSettings,
+        *,
+        embedder: Embedder | None = None,
+        check_model: bool = True,
+    ) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self.client = make_client(settings)
+        try:
+            self.records = DocStore(records_path(settings))
+        except OSError as e:
+            raise StoreError(f"Cannot open the store records: {e}") from e
+        self.collection_name = f"{settings.collection}_chunks"
+        self._index = VectorIndex.open(
+            self.client, self.collection_name, model_label=settings.model if check_model else None
+        )
+
+    @property
+    def location(self) -> str:
+        if self.settings.chroma_url:
+            return f"{self.settings.chroma_url} (records in {records_path(self.settings).parent})"
+        return str(self.settings.store_path)
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            from store.embedder import Embedder
+
+            self._embedder = Embedder.from_settings(self.settings)
+        return self._embedder
+
+    def _index_for_write(self) -> VectorIndex:
+        if not self._index.exists or self._index.dimension is None:
+            self._index = VectorIndex.open(
+                self.client,
+                self.collection_name,
+                model_label=self.settings.model,
+                dimension=self.embedder.dimension,
+            )
+        elif self._index.dimension != self.embedder.dimension:
+            raise StoreError(
+                f"This store holds {self._index.dimension}-dimensional vectors but the model "
+                f"makes {self.embedder.dimension}. Re-index with `hoidap reset --yes`."
+            )
+        return self._index
+
+    @contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        lock_path = self.records.path.with_suffix(".lock")
+        with open(lock_path, "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as e:
+                raise StoreError(
+                    f"Another ingest is writing to this store ({self.location}); "
+                    "wait for it to finish."
+                ) from e
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def ingest(
+        self,
+        paths: list[Path],
+        settings: IngestSettings,
+        *,
+        prune: bool = False,
+        progress: bool = True,
+    ) -> IngestReport:
+        """Add, update or (with `prune`) remove articles so the store matches the files.
+
+        Raises:
+            UsageError: a path does not exist (nothing is done).
+            StoreError: the store cannot be written (another ingest runs, wrong model).
+        """
+        with self._write_lock():
+            indexer = Indexer(
+                self.records,
+                self._index,
+                self._index_for_write,
+                lambda texts: self.embedder.embed_passages(texts),
+                settings,
+                flush_size=self.settings.batch_size * 16,
+                progress=progress,
+            )
+            return indexer.run(paths, prune=prune)
+
+    def search(
+        self, query: str, k: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[StoredChunk, float]]:
+        """Dense search: the k chunks nearest the query, with cosine similarity."""
+        if not self._index.exists:
+            return []
+        vector = self.embedder.embed_queries([query])[0]
+        return self.resolve(self._index.search(vector, k, where))
+
+    def resolve(self, hits: list[VectorHit]) -> list[tuple[StoredChunk, float]]:
+        """Join vector hits with their records, dropping chunks of interrupted articles."""
+        chunks = self.records.chunks(h.chunk_id for h in hits)
+        done = self.records.done_ids({c.article_id for c in chunks.values()})
+        return [
+            (chunks[h.chunk_id], h.similarity)
+            for h in hits
+            if h.chunk_id in chunks and chunks[h.chunk_id].article_id in done
+        ]
+
+    @property
+    def index(self) -> VectorIndex:
+        return self._index
+
+    def article(self, article_id: str) -> StoredArticle | None:
+        return self.records.article(article_id)
+
+    def stats(self) -> StoreStats:
+        counts = self.records.counts()
+        return StoreStats(
+            files=counts["files"],
+            articles=counts["articles"],
+            chunks=counts["chunks"],
+            pending=counts["pending"],
+            vectors=self._index.count(),
+            model=self._index.model_label or self.settings.model,
+            dimension=self._index.dimension,
+            location=self.location,
+        )
+
+    def reset(self) -> None:
+        """Delete every article and vector of this store (used to re-index with another model)."""
+        with self._write_lock():
+            try:
+                self.client.delete_collection(self.collection_name)
+            except Exception:  # already absent
+                logger.debug("collection %s was absent", self.collection_name)
+            path = self.records.path
+            self.records.close()
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+            self.records = DocStore(path)
+            self._index = VectorIndex.open(self.client, self.collection_name, model_label=None)
+
+    def close(self) -> None:
+        self.records.close()

@@ -1,0 +1,119 @@
+"""End to end over a real store: the sample article and the fixture articles, real model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.core import Assistant
+from assistant.settings import Settings
+from ingest.errors import UsageError
+from store.store import Store
+
+REPO = Path(__file__).resolve().parents[2]
+ADMITTED = "Từ đầu năm đến ngày 30-6, toàn Đảng bộ tỉnh đã kết nạp được 787 đảng viên"
+DISCIPLINED = "có 129 đảng viên bị thi hành kỷ luật"
+
+
+@pytest.fixture(scope="module")
+def assistant(embedder, tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    settings = Settings.load().with_overrides(store={"store": home / "store"})
+    a = Assistant(settings, Store(settings.store, embedder=embedder))
+    a.ingest([REPO / "data" / "sample", REPO / "tests" / "fixtures" / "articles"], progress=False)
+    yield a
+    a.close()
+
+
+def cites(answer, sentence: str) -> bool:
+    return any(sentence in c.passage for c in answer.citations)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many party members were admitted by 30 June?",
+        "Tính đến 30-6 kết nạp được bao nhiêu đảng viên?",
+        "Tinh den 30-6 ket nap duoc bao nhieu dang vien?",
+        "dang vien ket nap 30-6",
+    ],
+)
+def test_admitted_members_answered_with_the_right_sentence(assistant, question):
+    answer = assistant.ask(question)
+    assert not answer.abstained
+    assert "787" in answer.text and "[1]" in answer.text
+    assert cites(answer, ADMITTED)
+    article = assistant.article(answer.citations[0].article_id)
+    c = answer.citations[0]
+    assert article.text[c.start : c.end] == c.passage
+    assert c.source == "Báo Gia Lai" and c.date == "2022-07"
+
+
+def test_english_question_gets_an_english_answer(assistant):
+    answer = assistant.ask("How many party members were admitted by 30 June?")
+    assert answer.language == "en" and answer.text.startswith(("According", "The article"))
+    vi = assistant.ask("Tính đến 30-6 kết nạp được bao nhiêu đảng viên?")
+    assert vi.language == "vi" and vi.text.startswith("Theo")
+
+
+@pytest.mark.parametrize(
+    "follow_up",
+    ["Còn bao nhiêu đảng viên bị kỷ luật?", "and how many were disciplined?"],
+)
+def test_follow_up_uses_the_conversation(assistant, follow_up):
+    history = [["Tính đến 30-6 kết nạp được bao nhiêu đảng viên?", "787 đảng viên"]]
+    answer = assistant.ask(follow_up, history=history)
+    assert "129" in answer.text
+    assert cites(answer, DISCIPLINED)
+
+
+def test_absent_information_abstains(assistant):
+    for question, message in [
+        ("Giá vàng SJC hôm nay là bao nhiêu?", "Không tìm thấy"),
+        ("Who won the football World Cup in 2018?", "I could not find"),
+    ]:
+        answer = assistant.ask(question)
+        assert answer.abstained and not answer.citations
+        assert answer.text.startswith(message)
+
+
+def test_filters_narrow_retrieval(assistant):
+    question = "Tính đến 30-6 kết nạp được bao nhiêu đảng viên?"
+    assert "787" in assistant.ask(question, filters={"source": "GLO"}).text
+    assert "787" in assistant.ask(question, filters={"source": "Báo Gia Lai"}).text
+    assert "787" in assistant.ask(question, filters={"since": "2022-07", "until": "2022"}).text
+    outside = assistant.ask(question, filters={"since": "2023-01"})
+    assert all(c.date is None or c.date >= "2023" for c in outside.citations)
+    assert "787" not in outside.text
+    with pytest.raises(UsageError):
+        assistant.ask(question, filters={"since": "July"})
+    with pytest.raises(UsageError):
+        assistant.ask(question, filters={"colour": "red"})
+
+
+def test_runnable_invoke_stream_batch_agree(assistant):
+    chain = assistant.chain
+    inputs = {"question": "Tính đến 30-6 kết nạp được bao nhiêu đảng viên?", "chat_history": []}
+    invoked = chain.invoke(inputs)
+    streamed = list(chain.stream(inputs))
+    batched = chain.batch([inputs, inputs])
+    assert invoked == streamed[-1] == batched[0] == batched[1]
+    assert "787" in invoked["text"] and invoked["citations"][0]["n"] == 1
+    json.dumps(invoked, ensure_ascii=False)
+    follow = chain.invoke(
+        {
+            "question": "Còn bao nhiêu đảng viên bị kỷ luật?",
+            "chat_history": [
+                {"role": "user", "content": inputs["question"]},
+                {"role": "assistant", "content": invoked["text"]},
+            ],
+        }
+    )
+    assert "129" in follow["text"]
+
+
+def test_empty_question_is_a_usage_error(assistant):
+    with pytest.raises(UsageError):
+        assistant.ask("   ")
