@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MODEL_STAMP := $(VENV)/.model
 
-.PHONY: run test test-fast lint install model clean
+.PHONY: run test test-fast lint install model browser clean
 
 install: $(STAMP)
 
@@ -20,11 +20,19 @@ $(STAMP): pyproject.toml requirements.lock
 model: install
 	$(BIN)/hoidap model build
 
+# Ingests the sample article (a no-op when unchanged), then serves the chat UI on
+# http://127.0.0.1:7860 until Ctrl+C. Flags: make run ARGS="--port 8080 --auth user:pass".
 run: model
-	$(BIN)/hoidap ingest data/sample
-	$(BIN)/hoidap stats
+	$(BIN)/hoidap ingest -q data/sample
+	$(BIN)/python app.py $(ARGS)
 
-test: model
+# Debian's chromium for the browser test; Playwright drives it (it never downloads a browser).
+browser: install
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+
+test: model browser
 	$(BIN)/python -m pytest
 
 test-fast: install

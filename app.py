@@ -39,14 +39,14 @@ def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
         return fn(*args, **kwargs)
     except HoidapError as e:
-        raise gr.Error(str(e)) from e
+        raise gr.Error(render.toast(str(e))) from e
 
 
 def _json(name: str, value: str | None, default: Any) -> Any:
     try:
         return json.loads(value) if value and value.strip() else default
     except json.JSONDecodeError as e:
-        raise gr.Error(t("en", "bad_json", name=name, error=e)) from e
+        raise gr.Error(render.toast(t("en", "bad_json", name=name, error=e))) from e
 
 
 def _filters(since: str | None, until: str | None, sources: list[str] | None) -> dict[str, Any]:
@@ -75,6 +75,7 @@ def build_ui(assistant: Assistant, ui: UiSettings | None = None) -> gr.Blocks:
                     allow_tags=False,
                     latex_delimiters=[],
                     feedback_options=None,
+                    buttons=["copy", "copy_all"],
                     elem_id="hoidap-chat",
                 )
                 with gr.Row():
@@ -212,7 +213,9 @@ def build_ui(assistant: Assistant, ui: UiSettings | None = None) -> gr.Blocks:
         }
         question.submit(**chat_io, **ui_only)
         send.click(**chat_io, **ui_only)
-        new_chat.click(clear, [lang], [chatbot, pairs, cites, cards, article, question], **ui_only)
+        cleared = [chatbot, pairs, cites, cards, article, question]
+        new_chat.click(clear, [lang], cleared, **ui_only)
+        chatbot.clear(clear, [lang], cleared, **ui_only)  # the chatbot's own bin button
         cards.select(open_citation, [cites, lang], [article], **ui_only)
         files.upload(
             upload,

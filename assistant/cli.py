@@ -191,6 +191,9 @@ def evaluate_command(
         Path | None, typer.Option(help="Folder for the eval store; reuse it to skip re-embedding.")
     ] = None,
     dense_only: Annotated[bool, typer.Option(help="Baseline: no BM25 in the fusion.")] = False,
+    strip_diacritics: Annotated[
+        bool, typer.Option(help="Ask the questions with Vietnamese marks removed.")
+    ] = False,
     output: Annotated[Path | None, typer.Option(help="Also write the metrics JSON here.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
@@ -213,6 +216,7 @@ def evaluate_command(
             distractors=list(distractors or []),
             limit=limit,
             holdout=holdout,
+            strip_diacritics=strip_diacritics,
             progress=not quiet,
         )
     text = json.dumps(metrics, ensure_ascii=False, indent=2)

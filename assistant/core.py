@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from langchain_core.runnables import Runnable, RunnableLambda
 
 from assistant.answer import answer_extractive
 from assistant.history import normalize_history
@@ -19,6 +18,9 @@ from ingest.errors import UsageError
 from store.docstore import StoredArticle
 from store.report import IngestReport
 from store.store import Store, StoreStats
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import Runnable
 
 
 class Assistant:
@@ -100,6 +102,7 @@ class Assistant:
 
     def as_runnable(self) -> Runnable[dict[str, Any], dict[str, Any]]:
         """The chain API: `{"question", "chat_history", "filters"}` in, the answer as a dict out."""
+        from langchain_core.runnables import RunnableLambda  # slow import; only chain users pay
 
         def run(inputs: dict[str, Any]) -> dict[str, Any]:
             if isinstance(inputs, str):

@@ -22,13 +22,19 @@ if TYPE_CHECKING:
     from store.store import StoreStats
 
 MARK_ID = "hoidap-cited"
-# Markdown punctuation (CommonMark escapes any ASCII punctuation with a backslash).
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>$:])")
+# Markdown punctuation (CommonMark escapes any ASCII punctuation with a backslash). Not `<>&`:
+# they become HTML entities, which a backslash would show verbatim.
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$:])")
 
 
 def esc(value: object) -> str:
     """HTML-escape any value, quotes included (safe inside text and attribute values)."""
     return html.escape("" if value is None else str(value), quote=True)
+
+
+def toast(message: str) -> str:
+    """An error message for `gr.Error`, whose toast renders HTML: shown literally, never run."""
+    return html.escape(message, quote=False)
 
 
 def safe_href(url: str | None) -> str | None:

@@ -136,8 +136,13 @@ class VectorIndex:
         return self._collection.count() if self.exists else 0
 
     def upsert(
-        self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]
+        self,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metadatas: Sequence[dict[str, Any]],
+        documents: Sequence[str] | None = None,
     ) -> None:
+        """Write vectors; `documents` (the chunk texts) let LangChain's Chroma read them back."""
         assert self._collection is not None, "open the index with a dimension to write"
         # Chroma caps one request's size; stay well under it.
         step = 1000
@@ -146,6 +151,7 @@ class VectorIndex:
                 ids=list(ids[i : i + step]),
                 embeddings=vectors[i : i + step],
                 metadatas=list(metadatas[i : i + step]),
+                documents=list(documents[i : i + step]) if documents is not None else None,
             )
 
     def delete_articles(self, article_ids: Sequence[str]) -> None:

@@ -32,6 +32,8 @@ from store.report import FileOutcome, IngestReport
 
 logger = logging.getLogger(__name__)
 
+PROGRESS_STEP = 128  # chunks per model call; the model sorts by length within each call
+
 
 @dataclass
 class FileJob:
@@ -169,9 +171,18 @@ class Indexer:
 
         def flush(limit: int) -> None:
             part, queue[:] = queue[:limit], queue[limit:]
-            vectors = self._embed([c.text for c, _ in part])
+            part.sort(key=lambda item: len(item[0].text))  # less padding per model call
+            texts = [c.text for c, _ in part]
+            pieces = []
+            for i in range(0, len(texts), PROGRESS_STEP):  # keeps the bar moving on slow CPUs
+                pieces.append(self._embed(texts[i : i + PROGRESS_STEP]))
+                bar.update(len(pieces[-1]))
+            vectors = np.concatenate(pieces)
             self.vectors.upsert(
-                [c.id for c, _ in part], vectors, [chunk_metadata(c, a) for c, a in part]
+                [c.id for c, _ in part],
+                vectors,
+                [chunk_metadata(c, a) for c, a in part],
+                texts,
             )
             finished = []
             for c, _ in part:
@@ -180,7 +191,6 @@ class Indexer:
                     finished.append(c.article_id)
             self.records.mark_done(finished)
             report.chunks_embedded += len(part)
-            bar.update(len(part))
 
         def finish_ready() -> None:
             still_open = []

