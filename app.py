@@ -62,6 +62,8 @@ def build_ui(assistant: Assistant, ui: UiSettings | None = None) -> gr.Blocks:
     with gr.Blocks(title="hoidap", analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
         pairs = gr.State([])  # the conversation: [question, answer] pairs, as asked
         cites = gr.State([])  # citations of the last answer, as dicts
+        opened = gr.State(None)  # the citation whose article is shown
+        upload_rows = gr.State([])  # the last upload's per-file results
         with gr.Row(equal_height=True):
             header = gr.HTML(render.header(lang0), scale=4)
             lang = gr.Radio(LANGUAGES, value=lang0, label=t(lang0, "language"), scale=1)
@@ -136,10 +138,10 @@ def build_ui(assistant: Assistant, ui: UiSettings | None = None) -> gr.Blocks:
                 raise gr.Error(t(lang, "empty_question"))
             skip = gr.skip()
             thinking = render.chat_messages([*history, (q, t(lang, "thinking"))])
-            yield thinking, skip, skip, skip, skip, ""
+            yield thinking, *[skip] * 5, ""
             answer = _call(assistant.ask, q, history, _filters(since, until, srcs))
             for part in render.progressive(answer.text):
-                yield render.chat_messages([*history, (q, part)]), skip, skip, skip, skip, skip
+                yield render.chat_messages([*history, (q, part)]), *[skip] * 6
             found = answer.to_dict()["citations"]
             yield (
                 render.chat_messages([*history, (q, answer.text)]),
@@ -147,18 +149,22 @@ def build_ui(assistant: Assistant, ui: UiSettings | None = None) -> gr.Blocks:
                 found,
                 render.citation_cards(found, lang),
                 render.no_article(lang),
+                None,
                 skip,
             )
 
         def clear(lang: str) -> tuple[Any, ...]:
-            return [], [], [], render.citation_cards([], lang), render.no_article(lang), ""
+            return [], [], [], render.citation_cards([], lang), render.no_article(lang), None, ""
 
-        def open_citation(found: list[dict], lang: str, evt: gr.SelectData) -> str:
-            c = next((c for c in found if c["n"] == int(evt.index)), None)
+        def show_article(c: dict | None, lang: str) -> str:
             if c is None:
                 return render.no_article(lang)
             doc = _call(assistant.article, c["article_id"])
             return render.article_html(doc, c["start"], c["end"], lang, c["n"])
+
+        def open_citation(found: list[dict], lang: str, evt: gr.SelectData) -> tuple[str, Any]:
+            c = next((c for c in found if c["n"] == int(evt.index)), None)
+            return show_article(c, lang), c
 
         def upload(
             paths: list[str] | None,
@@ -175,10 +181,11 @@ def build_ui(assistant: Assistant, ui: UiSettings | None = None) -> gr.Blocks:
                     done / max(total, 1), desc=t(lang, "progress_ingest", name=name)
                 ),
             )
-            rows = render.ingest_rows(report, lang)
-            return (render.notice(render.ingest_summary(report, lang)), rows, *refresh(lang))
+            rows = render.report_rows(report)
+            summary, table = render.upload_summary(rows, lang), render.upload_table(rows, lang)
+            return summary, table, rows, *refresh(lang)
 
-        def switch(lang: str, found: list[dict]) -> tuple[Any, ...]:
+        def switch(lang: str, found: list[dict], c: dict | None, rows: list) -> tuple[Any, ...]:
             return (
                 render.header(lang),
                 gr.update(label=t(lang, "language")),
@@ -192,10 +199,12 @@ def build_ui(assistant: Assistant, ui: UiSettings | None = None) -> gr.Blocks:
                 gr.update(label=t(lang, "until")),
                 gr.update(label=t(lang, "upload")),
                 gr.update(label=t(lang, "upload")),
-                gr.update(headers=t(lang, "headers"), label=t(lang, "upload_result")),
+                gr.update(value=render.upload_table(rows, lang), label=t(lang, "upload_result")),
+                render.upload_summary(rows, lang),
                 render.heading(t(lang, "sources")),
                 render.citation_cards(found, lang),
                 render.heading(t(lang, "article")),
+                show_article(c, lang),
                 render.stats_html(_call(assistant.stats), lang),
                 gr.update(label=t(lang, "sources_filter")),
             )
@@ -206,29 +215,29 @@ def build_ui(assistant: Assistant, ui: UiSettings | None = None) -> gr.Blocks:
         chat_io = {
             "fn": chat,
             "inputs": [question, pairs, lang, since, until, source],
-            "outputs": [chatbot, pairs, cites, cards, article, question],
+            "outputs": [chatbot, pairs, cites, cards, article, opened, question],
             "concurrency_id": ASK,
             "concurrency_limit": ui.concurrency,
             "show_progress": "minimal",
         }
         question.submit(**chat_io, **ui_only)
         send.click(**chat_io, **ui_only)
-        cleared = [chatbot, pairs, cites, cards, article, question]
+        cleared = [chatbot, pairs, cites, cards, article, opened, question]
         new_chat.click(clear, [lang], cleared, **ui_only)
         chatbot.clear(clear, [lang], cleared, **ui_only)  # the chatbot's own bin button
-        cards.select(open_citation, [cites, lang], [article], **ui_only)
+        cards.select(open_citation, [cites, lang], [article, opened], **ui_only)
         files.upload(
             upload,
             [files, lang],
-            [summary, table, stats, source],
+            [summary, table, upload_rows, stats, source],
             concurrency_id="ingest",
             concurrency_limit=1,
             **ui_only,
         )
         switch_outputs = [header, lang, chatbot, question, send, new_chat, examples.dataset]
-        switch_outputs += [filters_box, since, until, upload_box, files, table]
-        switch_outputs += [cards_title, cards, article_title, stats, source]
-        lang.change(switch, [lang, cites], switch_outputs, **ui_only)
+        switch_outputs += [filters_box, since, until, upload_box, files, table, summary]
+        switch_outputs += [cards_title, cards, article_title, article, stats, source]
+        lang.change(switch, [lang, cites, opened, upload_rows], switch_outputs, **ui_only)
 
         # -- the documented HTTP API (see docs/API.md) ------------------------------------------
         def ask(question: str, history: str = "[]", filters: str = "{}") -> dict:

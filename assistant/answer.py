@@ -52,7 +52,7 @@ SEMANTIC_CANDIDATES = 16  # sentences sent to `sentence_similarity` at most (it 
 SIM_LOW, SIM_HIGH = 0.75, 0.90
 # Below all three, nothing in the passages is about the question.
 NO_EVIDENCE_COVERAGE, NO_EVIDENCE_SIM = 0.15, 0.80
-QUOTE_LIMIT = 200  # characters of a quoted sentence before it is shortened with "…"
+QUOTE_LIMIT = 400  # characters of a quoted sentence before it is shortened with "…"
 
 _VI_STOP = frozenset(
     """là của và các những một có được đã sẽ đang thì mà này đó kia nào gì ai đâu bao nhiêu

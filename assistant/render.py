@@ -167,18 +167,24 @@ def stats_html(stats: StoreStats, lang: str) -> str:
     return f'<p class="hoidap-stats">{esc(text)}</p>'
 
 
-def ingest_rows(report: IngestReport, lang: str) -> list[list[Any]]:
-    """Rows of the per-file result table: file, status, articles, reason (all plain text)."""
+def report_rows(report: IngestReport) -> list[list[Any]]:
+    """The per-file results, language-free: [file, status, articles, reason]."""
+    return [[f.path, f.status, f.articles, f.reason or "; ".join(f.problems)] for f in report.files]
+
+
+def upload_table(rows: Sequence[Sequence[Any]], lang: str) -> dict[str, Any]:
+    """The result table (a `gr.Dataframe` value): headers and statuses in `lang`, plain text."""
     names = t(lang, "status")
-    return [
-        [f.path, names.get(f.status, f.status), f.articles, f.reason or "; ".join(f.problems)]
-        for f in report.files
-    ]
+    data = [[path, names.get(status, status), n, reason] for path, status, n, reason in rows]
+    return {"headers": t(lang, "headers"), "data": data}
 
 
-def ingest_summary(report: IngestReport, lang: str) -> str:
-    counts = {s: report.count(s) for s in ("added", "updated", "unchanged", "skipped", "failed")}
-    return t(lang, "upload_summary", files=len(report.files), **counts)
+def upload_summary(rows: Sequence[Sequence[Any]], lang: str) -> str:
+    if not rows:
+        return ""
+    statuses = [row[1] for row in rows]
+    counts = {s: statuses.count(s) for s in ("added", "updated", "unchanged", "skipped", "failed")}
+    return notice(t(lang, "upload_summary", files=len(rows), **counts))
 
 
 def source_choices(sources: Sequence[tuple[str, str | None, int]]) -> list[tuple[str, str]]:

@@ -179,7 +179,8 @@ def load_reference(path: Path | None = None) -> tuple[ReferenceEmbedding, ...]:
             for item in data["items"]
         )
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ModelBuildError(f"Cannot read the reference embeddings {path or ''}: {e}") from e
+        source = path or "store/e5_reference.json"
+        raise ModelBuildError(f"Cannot read the reference embeddings {source}: {e}") from e
     if not items or any(
         item.kind not in PREFIXES or item.embedding.shape != (DIMENSION,) for item in items
     ):
@@ -288,13 +289,14 @@ def _build_into(work: Path, sources: _Sources, reference: Sequence[ReferenceEmbe
     logger.info("Building the offline default model %s in %s", DEFAULT_MODEL, work)
     staging = work / _STAGING
     staging.mkdir()
-    _write_transformer(staging, sources)
-    _write_sentence_transformer(staging, work)
-    shutil.rmtree(staging)
-    try:
-        worst = verify_model(work, reference)
-    except ModelBuildError as e:
-        raise ModelBuildError(f"{e} The build was discarded; nothing was installed.") from e
+    with _without_progress_bars():
+        _write_transformer(staging, sources)
+        _write_sentence_transformer(staging, work)
+        shutil.rmtree(staging)
+        try:
+            worst = verify_model(work, reference)
+        except ModelBuildError as e:
+            raise ModelBuildError(f"{e} The build was discarded; nothing was installed.") from e
     files = {
         str(path.relative_to(work)): path.stat().st_size
         for path in sorted(work.rglob("*"))
@@ -359,6 +361,20 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _without_progress_bars() -> Iterator[None]:
+    """Hide transformers' per-file progress bars while building: the steps are logged instead."""
+    from transformers.utils import logging as transformers_logging
+
+    enabled = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            transformers_logging.enable_progress_bar()
 
 
 @contextlib.contextmanager

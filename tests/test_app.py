@@ -238,3 +238,44 @@ def test_the_documented_client_example_works(served, capsys):
     out = capsys.readouterr().out
     assert "787" in out and "129 đảng viên" in out
     assert "có 129 đảng viên bị thi hành kỷ luật" in out
+
+
+@pytest.mark.slow
+def test_empty_store_then_upload_through_the_ui(make_assistant, tmp_path, write_article):
+    """An empty store says how to add articles; a dropped zip is ingested file by file."""
+    import zipfile
+
+    from gradio_client import Client, handle_file
+
+    from app import build_ui, launch
+    from assistant.ui_settings import UiSettings
+
+    assistant = make_assistant()
+    ui = UiSettings(port=free_port())
+    demo = build_ui(assistant, ui)
+    url = launch(demo, ui, block=False)
+    try:
+        client = Client(url, verbose=False)
+        stats_html, _ = client.predict("vi", api_name="/refresh")
+        assert "hoidap ingest" in stats_html
+        article = write_article(tmp_path / "src", "kon_tum.txt", "Có 321 nghệ nhân tham gia.")
+        good = tmp_path / "tin.zip"
+        with zipfile.ZipFile(good, "w") as zf:
+            zf.write(article, "bai/kon_tum.txt")
+            zf.writestr("anh.png", b"\x89PNG")
+        bad = tmp_path / "bad.zip"
+        with zipfile.ZipFile(bad, "w") as zf:
+            zf.writestr("../../evil.txt", "x")
+        summary, table, stats_html, _ = client.predict(
+            [handle_file(good), handle_file(bad)], "en", api_name="/upload"
+        )
+        rows = {row[0]: row[1:] for row in table["data"]}
+        assert rows["tin.zip/bai/kon_tum.txt"][:2] == ["added", 1]
+        assert rows["tin.zip/anh.png"][0] == "skipped"
+        assert rows["bad.zip"][0] == "failed" and "unsafe path" in rows["bad.zip"][2]
+        assert "1 added" in summary and "1 articles" in stats_html
+        assert not list(tmp_path.rglob("evil.txt"))
+        uploads = assistant.settings.store.home / "uploads"
+        assert (uploads / "archives" / "tin.zip" / "bai" / "kon_tum.txt").exists()
+    finally:
+        demo.close()

@@ -35,6 +35,8 @@ XSS_ARTICLE = (
 )
 Q_XSS = "Lễ hội cồng chiêng Kon Tum có bao nhiêu nghệ nhân tham gia?"
 
+REQUESTS: list[str] = []  # every URL the page fetched
+
 pytestmark = pytest.mark.slow
 
 
@@ -81,6 +83,7 @@ def page(app_url, tmp_path_factory):
             viewport={"width": 1400, "height": 1000},
         )
         page = context.new_page()
+        page.on("request", lambda request: REQUESTS.append(request.url))
         page.set_default_timeout(60_000)
         page.goto(app_url)
         page.wait_for_selector("#hoidap-question textarea")
@@ -163,8 +166,13 @@ def test_language_switch(page):
     expect(page.get_by_role("button", name="Send", exact=True)).to_be_visible()
     expect(page.locator("#hoidap-stats")).to_contain_text("2 articles")
     expect(page.get_by_text("New conversation")).to_be_visible()
+    table = page.locator("#hoidap-upload-table")
+    expect(table).to_contain_text("added")
+    expect(table).to_contain_text("File")
+    expect(page.locator("#hoidap-article mark")).to_contain_text("321")  # still open
     page.get_by_text("Tiếng Việt", exact=True).click()
     expect(page.get_by_role("button", name="Gửi", exact=True)).to_be_visible()
+    expect(table).to_contain_text("thêm mới")
 
 
 def test_error_messages_show_markup_as_text(page):
@@ -175,7 +183,14 @@ def test_error_messages_show_markup_as_text(page):
     since.fill('<img src=x onerror="window.__xss=5">')
     ask(page, "Tính đến 30-6 kết nạp được bao nhiêu đảng viên?")
     toast = page.get_by_test_id("toast-body").last
-    expect(toast).to_contain_text('Invalid --since date \'<img src=x onerror="window.__xss=5">\'')
+    expect(toast).to_contain_text("Invalid --since date '<img src=x onerror=\"window.__xss=5\">'")
     assert page.locator("[data-testid=toast-body] img").count() == 0
     assert page.evaluate("typeof window.__xss") == "undefined"
     since.fill("")
+
+
+def test_the_page_fetches_nothing_from_outside(page, app_url):
+    """Offline by construction: no fonts, scripts or analytics from other hosts."""
+    assert REQUESTS and all(url.startswith(app_url) for url in REQUESTS), [
+        u for u in REQUESTS if not u.startswith(app_url)
+    ]

@@ -172,16 +172,23 @@ def test_stats_and_empty_store():
     assert "1 articles" in out and "12 chunks" in out and "multilingual-e5-small" in out
 
 
-def test_ingest_rows_and_summary_in_both_languages():
+def test_upload_table_and_summary_in_both_languages():
     report = IngestReport()
     report.add(FileOutcome("a.txt", "added", articles=2))
     report.add(FileOutcome("b.exe", "skipped", reason="b.exe: unsupported file type"))
-    assert render.ingest_rows(report, "vi") == [
+    report.add(FileOutcome("c.txt", "failed", problems=["p1", "p2"]))
+    rows = render.report_rows(report)
+    assert rows[2] == ["c.txt", "failed", 0, "p1; p2"]
+    vi = render.upload_table(rows, "vi")
+    assert vi["headers"] == t("vi", "headers")
+    assert vi["data"][:2] == [
         ["a.txt", "thêm mới", 2, ""],
         ["b.exe", "bỏ qua", 0, "b.exe: unsupported file type"],
     ]
-    assert render.ingest_rows(report, "en")[0][1] == "added"
-    assert "1 added" in render.ingest_summary(report, "en")
+    assert render.upload_table(rows, "en")["data"][0][1] == "added"
+    assert "1 added" in render.upload_summary(rows, "en")
+    assert "1 thêm mới" in render.upload_summary(rows, "vi")
+    assert render.upload_summary([], "vi") == ""
 
 
 def test_source_choices_label_and_code():

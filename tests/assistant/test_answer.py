@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answer import ABSTAIN_TEXT, answer_extractive
+from assistant.answer import ABSTAIN_TEXT, QUOTE_LIMIT, answer_extractive
 from assistant.models import Answer, Passage
 from assistant.qtype import detect_qtype, extract_span, find_spans
 from ingest.chunk import chunk_spans, split_sentences
@@ -180,10 +180,22 @@ def test_open_question_has_no_short_answer(article: str) -> None:
     assert answer.text.startswith("Theo bài báo: “Hội nghị đã tập trung thảo luận")
 
 
-def test_long_sentence_is_shortened_in_the_text_not_in_the_citation(article: str) -> None:
+def test_sentences_are_quoted_whole_up_to_the_limit(article: str) -> None:
     answer = answer_extractive(FIRST_VI, _passages(article, ADMITTED))
-    assert f"“{ADMITTED} …”" in answer.text
-    assert answer.citations[0].passage.endswith("(đạt 32,1%).")
+    full = answer.citations[0].passage
+    assert full.endswith("(đạt 32,1%).") and len(full) < QUOTE_LIMIT
+    assert f"“{full}”" in answer.text
+
+
+def test_long_sentence_is_shortened_in_the_text_not_in_the_citation() -> None:
+    tail = "; ".join(
+        f"xã {i} đã trồng {i * 10} cây xanh dọc các tuyến đường liên thôn" for i in range(12)
+    )
+    article = f"Từ đầu năm đến ngày 30-6, toàn tỉnh đã kết nạp được 787 đảng viên; {tail}."
+    assert len(article) > QUOTE_LIMIT
+    answer = answer_extractive(FIRST_VI, [_passage(article, 0, len(article), 0, 0.87)])
+    assert "787" in answer.text and " …”" in answer.text
+    assert answer.citations[0].passage == article
 
 
 @pytest.mark.parametrize(
