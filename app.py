@@ -24,8 +24,9 @@ import gradio as gr  # noqa: E402
 
 from assistant import render  # noqa: E402
 from assistant.core import Assistant  # noqa: E402
-from assistant.i18n import EXAMPLES, LANGUAGES, t  # noqa: E402
-from assistant.ui_settings import UiSettings, load_settings  # noqa: E402
+from assistant.i18n import DEFAULT_LANG, EXAMPLES, LANGUAGES, t  # noqa: E402
+from assistant.settings import Settings  # noqa: E402
+from assistant.ui_settings import UiSettings  # noqa: E402
 from assistant.uploads import ALLOWED_SUFFIXES, ingest_uploads, save_uploads  # noqa: E402
 from ingest.errors import HoidapError  # noqa: E402
 
@@ -58,7 +59,7 @@ def build_ui(assistant: Assistant, ui: UiSettings | None = None) -> gr.Blocks:
     """The chat app over `assistant`; `ui` gives the concurrency and upload limits."""
     ui = ui or UiSettings()
     uploads_dir = assistant.settings.store.home / "uploads"
-    lang0 = "vi"
+    lang0 = DEFAULT_LANG
     with gr.Blocks(title="hoidap", analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
         pairs = gr.State([])  # the conversation: [question, answer] pairs, as asked
         cites = gr.State([])  # citations of the last answer, as dicts
@@ -315,7 +316,10 @@ def main(argv: list[str] | None = None) -> None:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        settings, ui = load_settings(host=args.host, port=args.port, auth=args.auth)
+        settings = Settings.load().with_overrides(
+            ui={"host": args.host, "port": args.port, "auth": args.auth}
+        )
+        ui = settings.ui
         assistant = Assistant.from_settings(settings)
         demo = build_ui(assistant, ui)
         print("Loading the model…", file=sys.stderr)  # noqa: T201
@@ -325,8 +329,13 @@ def main(argv: list[str] | None = None) -> None:
             raise
         print(f"Error: {e}", file=sys.stderr)  # noqa: T201
         sys.exit(1)
-    print(f"hoidap chat UI: http://{ui.host}:{ui.port}", file=sys.stderr)  # noqa: T201
-    launch(demo, ui, debug=args.debug)
+    try:
+        url = launch(demo, ui, block=False, debug=args.debug)
+    except OSError as e:  # the port is taken, or the address is not this machine's
+        print(f"Error: cannot listen on {ui.host}:{ui.port}: {e} Try --port.", file=sys.stderr)  # noqa: T201
+        sys.exit(1)
+    print(f"hoidap chat UI: {url} (Ctrl+C stops it)", file=sys.stderr)  # noqa: T201
+    demo.block_thread()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from assistant.ui_settings import UiSettings
 from ingest.errors import UsageError
 from ingest.settings import IngestSettings
 from store.settings import StoreSettings
@@ -41,6 +42,7 @@ class Settings(BaseModel):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     assistant: AssistantSettings = Field(default_factory=AssistantSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
 
     @classmethod
     def load(cls) -> Settings:
@@ -75,6 +77,7 @@ def setting_fields() -> list[tuple[str, str, Any, str]]:
         ("ingest", IngestSettings),
         ("store", StoreSettings),
         ("assistant", AssistantSettings),
+        ("ui", UiSettings),
     ):
         for name, field in model.model_fields.items():
             default = field.default if field.default_factory is None else field.default_factory()

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from assistant.settings import Settings, _first_error, check_environment
 from assistant.uploads import MIB, UploadLimits
-from ingest.errors import UsageError
 
 
 class UiSettings(BaseSettings):
@@ -49,20 +45,3 @@ class UiSettings(BaseSettings):
         return UploadLimits(
             max_file_bytes=self.upload_max_mb * MIB, max_zip_total_bytes=self.zip_max_mb * MIB
         )
-
-
-UI_ENV = {f"HOIDAP_{name.upper()}" for name in UiSettings.model_fields}
-
-
-def load_settings(**ui_overrides: object) -> tuple[Settings, UiSettings]:
-    """Read both from the environment; the UI's `HOIDAP_*` names are known here.
-
-    Stopgap until `UiSettings` is a section of `Settings` (then `Settings.load()` is enough).
-    """
-    check_environment({k: v for k, v in os.environ.items() if k not in UI_ENV})
-    try:
-        settings = Settings()
-        ui = UiSettings(**{k: v for k, v in ui_overrides.items() if v is not None})
-    except ValueError as e:
-        raise UsageError(f"Invalid setting: {_first_error(e)}") from e
-    return settings, ui

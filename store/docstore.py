@@ -95,6 +95,11 @@ class StoredChunk:
     text: str
 
 
+# A query term in more chunks than this is "common" (see `DocStore.lexical_search`).
+COMMON_TERM_SHARE = 0.01
+COMMON_TERM_MIN_DOCS = 500
+
+
 def date_bounds(date: str | None) -> tuple[int | None, int | None]:
     """Turn `2022`, `2022-07` or `2022-07-15` into an inclusive yyyymmdd range for filtering."""
     if not date:
@@ -137,6 +142,12 @@ class DocStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab "
+            "USING fts5vocab(main, 'chunks_fts', 'row')"
+        )
+        self._freq_cache: dict[str, int] = {}
+        self._freq_size = -1
 
     def close(self) -> None:
         with self._lock:
@@ -335,29 +346,75 @@ class DocStore:
     ) -> list[tuple[str, float]]:
         """BM25 over the folded keys: (chunk id, score) best first; higher is better.
 
+        Terms found in more than ~1% of chunks are left out of the query (keeping at least the
+        three rarest): their posting lists are what make an OR query slow on a large store, and
+        their IDF is low enough that the dense side ranks those passages anyway. FTS5 ranks
+        first with `ORDER BY rank LIMIT` (its fast path); filters and the `done` state are
+        applied to that candidate list, which is widened when filters are given.
         `since`/`until` are yyyymmdd bounds: an article counts when its date range overlaps.
         """
         if not terms or k <= 0:
             return []
-        sql = (
-            "SELECT c.id, -bm25(chunks_fts) AS score FROM chunks_fts "
-            "JOIN chunks c ON c.rowid = chunks_fts.rowid "
-            "JOIN articles a ON a.id = c.article_id "
-            "WHERE chunks_fts MATCH ? AND a.state = 'done'"
+        freq = self._document_frequencies(terms)
+        common = max(COMMON_TERM_MIN_DOCS, COMMON_TERM_SHARE * self._size)
+        keep = [t for t in terms if 0 < freq.get(t, 0) <= common]
+        if not keep:
+            keep = sorted((t for t in terms if freq.get(t)), key=freq.__getitem__)[:3]
+        if not keep:
+            return []
+        filtered = since is not None or until is not None or bool(sources)
+        ranked = self._query(
+            "SELECT rowid, -rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
+            (match_expression(keep), k * (20 if filtered else 2)),
         )
-        params: list[object] = [match_expression(terms)]
-        if since is not None:
-            sql += " AND a.date_to >= ?"
-            params.append(since)
-        if until is not None:
-            sql += " AND a.date_from <= ?"
-            params.append(until)
-        if sources:
-            sql += f" AND a.source IN ({','.join('?' * len(sources))})"
-            params.extend(sources)
-        sql += " ORDER BY bm25(chunks_fts) LIMIT ?"
-        params.append(k)
-        return [(r[0], float(r[1])) for r in self._query(sql, params)]
+        if not ranked:
+            return []
+        rows = self._query(
+            "SELECT c.rowid, c.id, a.state, a.date_from, a.date_to, a.source FROM chunks c "
+            "JOIN articles a ON a.id = c.article_id "
+            f"WHERE c.rowid IN ({','.join('?' * len(ranked))})",
+            [r[0] for r in ranked],
+        )
+        info = {r[0]: r[1:] for r in rows}
+        hits: list[tuple[str, float]] = []
+        for rowid, score in ranked:
+            if rowid not in info:
+                continue
+            chunk_id, state, date_from, date_to, source = info[rowid]
+            if state != "done":
+                continue
+            if since is not None and (date_to is None or date_to < since):
+                continue
+            if until is not None and (date_from is None or date_from > until):
+                continue
+            if sources and source not in sources:
+                continue
+            hits.append((chunk_id, float(score)))
+            if len(hits) == k:
+                break
+        return hits
+
+    @property
+    def _size(self) -> int:
+        return self._query("SELECT COALESCE(MAX(rowid), 0) FROM chunks")[0][0]
+
+    def _document_frequencies(self, terms: list[str]) -> dict[str, int]:
+        """Chunks containing each term, cached until the index changes."""
+        size = self._size
+        if self._freq_size != size:
+            self._freq_cache.clear()
+            self._freq_size = size
+        missing = [t for t in terms if t not in self._freq_cache]
+        if missing:
+            rows = self._query(
+                f"SELECT term, doc FROM temp.chunks_vocab WHERE term IN "
+                f"({','.join('?' * len(missing))})",
+                missing,
+            )
+            found = dict(rows)
+            for t in missing:
+                self._freq_cache[t] = found.get(t, 0)
+        return {t: self._freq_cache[t] for t in terms}
 
     def counts(self) -> dict[str, int]:
         (files,) = self._query("SELECT COUNT(*) FROM files")[0]

@@ -203,21 +203,21 @@ def test_auth_is_required_when_set(served):
 
 
 def test_settings_and_flags(monkeypatch):
-    from assistant.ui_settings import load_settings
+    from assistant.settings import Settings
     from ingest.errors import UsageError
 
     monkeypatch.setenv("HOIDAP_AUTH", "u:p:with:colons")
     monkeypatch.setenv("HOIDAP_PORT", "9000")
-    _, ui = load_settings()
+    ui = Settings.load().ui
     assert ui.credentials == ("u", "p:with:colons") and ui.port == 9000
     assert ui.host == "127.0.0.1"
-    _, ui = load_settings(host="0.0.0.0", port=None)
+    ui = Settings.load().with_overrides(ui={"host": "0.0.0.0", "port": None}).ui
     assert ui.host == "0.0.0.0" and ui.port == 9000
     with pytest.raises(UsageError, match="user:password"):
-        load_settings(auth="nocolon")
+        Settings.load().with_overrides(ui={"auth": "nocolon"})
     monkeypatch.setenv("HOIDAP_PROT", "1")
     with pytest.raises(UsageError, match="HOIDAP_PROT"):
-        load_settings()
+        Settings.load()
 
 
 def test_main_reports_bad_flags_without_a_traceback(monkeypatch, capsys):

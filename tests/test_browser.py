@@ -31,6 +31,8 @@ XSS_ARTICLE = (
     " date 2022-08 (KTM)- Lễ hội cồng chiêng Kon Tum năm nay có 321 nghệ nhân tham gia, "
     'kèm thẻ <script>window.__xss=1</script> và ảnh <img src=x onerror="window.__xss=2"> '
     "cùng liên kết [bấm vào đây](javascript:window.__xss=3) để kiểm tra an toàn.\n\n"
+    # gr.HTML evaluates its template as Handlebars and a JS template literal: data must not be.
+    "Mẫu ${window.__xss=6} và {{#with this}}{{/with}} cũng chỉ là chữ.\n\n"
     "Các đội cồng chiêng đến từ 10 huyện, thành phố trong tỉnh.\n\nTRẦN VĂN B\n"
 )
 Q_XSS = "Lễ hội cồng chiêng Kon Tum có bao nhiêu nghệ nhân tham gia?"
@@ -150,6 +152,7 @@ def test_upload_shows_markup_as_text_and_runs_nothing(page, tmp_path):
     expect(article.locator("mark")).to_contain_text("321")
     expect(article).to_contain_text('<img src=x onerror="window.__xss=2">')
     expect(article).to_contain_text("[bấm vào đây](javascript:window.__xss=3)")
+    expect(article).to_contain_text("Mẫu ${window.__xss=6} và {{#with this}}{{/with}}")
     expect(page.locator("#hoidap-chat")).to_contain_text("<script>window.__xss=1</script>")
 
     page.wait_for_timeout(500)  # give any injected handler the chance to fire
