@@ -285,7 +285,10 @@ def main() -> None:
     """Console entry point: user errors print one line and exit 1 (tracebacks with --debug)."""
     debug = "--debug" in sys.argv
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns (not raises) the code of `typer.Exit`.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except HoidapError as e:
         if debug:
             raise

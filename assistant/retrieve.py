@@ -54,14 +54,9 @@ class Filters:
     def bounds(self) -> tuple[int | None, int | None]:
         since = date_bounds(self.since)[0] if self.since else None
         until = date_bounds(self.until)[1] if self.until else None
-        if self.since and since is None:
-            raise UsageError(
-                f"Invalid --since date {self.since!r}: use YYYY, YYYY-MM or YYYY-MM-DD"
-            )
-        if self.until and until is None:
-            raise UsageError(
-                f"Invalid --until date {self.until!r}: use YYYY, YYYY-MM or YYYY-MM-DD"
-            )
+        for name, given, parsed in (("since", self.since, since), ("until", self.until, until)):
+            if given and parsed is None:
+                raise UsageError(f"Invalid {name} date {given!r}: use YYYY, YYYY-MM or YYYY-MM-DD")
         return since, until
 
     @property

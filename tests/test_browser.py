@@ -186,7 +186,7 @@ def test_error_messages_show_markup_as_text(page):
     since.fill('<img src=x onerror="window.__xss=5">')
     ask(page, "Tính đến 30-6 kết nạp được bao nhiêu đảng viên?")
     toast = page.get_by_test_id("toast-body").last
-    expect(toast).to_contain_text("Invalid --since date '<img src=x onerror=\"window.__xss=5\">'")
+    expect(toast).to_contain_text("Invalid since date '<img src=x onerror=\"window.__xss=5\">'")
     assert page.locator("[data-testid=toast-body] img").count() == 0
     assert page.evaluate("typeof window.__xss") == "undefined"
     since.fill("")
