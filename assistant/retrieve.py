@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant.language import detect_language
 from assistant.models import Passage
 from assistant.settings import AssistantSettings
 from ingest.clean import fold_diacritics, normalize_query
@@ -27,6 +28,15 @@ _FOLLOW_UP = re.compile(
     r"^(con|vay|the con|con ve|and|what about|how about|also|then)\b"
     r"|\b(do|ay|nay|kia|ong ay|ba ay|ho|he|she|they|it|its|their|him|her|that|those|these)\b"
 )
+
+
+# A Vietnamese question typed without diacritics embeds poorly (the model saw accented text),
+# while the folded BM25 keys match it exactly; so its dense ranking counts for less.
+UNACCENTED_DENSE_FACTOR = 0.3
+
+
+def is_unaccented_vietnamese(question: str) -> bool:
+    return detect_language(question) == "vi" and fold_diacritics(question) == question.lower()
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,9 @@ class HybridRetriever:
             weight = s.history_weight if is_follow_up(question) else s.history_weight / 3
             queries.append((normalize_query(" ".join([*previous, question])), weight))
 
+        dense_weight = s.dense_weight
+        if is_unaccented_vietnamese(question):
+            dense_weight *= UNACCENTED_DENSE_FACTOR
         vectors = self.store.embedder.embed_queries([q for q, _ in queries])
         fused: dict[str, float] = defaultdict(float)
         similarity: dict[str, float] = {}
@@ -129,7 +142,7 @@ class HybridRetriever:
         for (query, weight), vector in zip(queries, vectors):
             dense_hits = self.store.index.search(vector, depth, where)
             for rank, hit in enumerate(dense_hits):
-                fused[hit.chunk_id] += weight * s.dense_weight / (s.rrf_k + rank + 1)
+                fused[hit.chunk_id] += weight * dense_weight / (s.rrf_k + rank + 1)
                 if weight == 1.0:
                     similarity[hit.chunk_id] = hit.similarity
             terms = query_terms(query)

@@ -184,7 +184,11 @@ class VectorIndex:
         """Stored vectors by chunk id (to score passages that only the lexical index found)."""
         if not self.exists or not chunk_ids:
             return {}
-        got = self._collection.get(ids=list(chunk_ids), include=["embeddings"])
+        try:
+            got = self._collection.get(ids=list(chunk_ids), include=["embeddings"])
+        except Exception:  # an id deleted meanwhile: those passages simply get no dense score
+            logger.warning("could not read stored vectors of %d chunks", len(chunk_ids))
+            return {}
         return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
 
     def ids_of_articles(self, article_ids: Sequence[str]) -> set[str]:
