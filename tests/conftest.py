@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,33 @@ def write_seed_article(
 def write_article():
     """`write_article(folder, name, body, date=..., source=..., author=...) -> Path`."""
     return write_seed_article
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(embedder, tmp_path_factory):
+    """The real app on a free loopback port over a store holding the sample article.
+
+    Yields (url, assistant); one app per test module.
+    """
+    from app import build_ui, launch
+    from assistant.core import Assistant
+    from assistant.settings import Settings
+    from assistant.ui_settings import UiSettings
+    from store.store import Store
+
+    home = tmp_path_factory.mktemp("app-home")
+    settings = Settings.load().with_overrides(store={"home": home, "store": home / "store"})
+    assistant = Assistant(settings, Store(settings.store, embedder=embedder))
+    assert not assistant.ingest([SAMPLE], progress=False).failed
+    ui = UiSettings(host="127.0.0.1", port=free_port(), auth=None)
+    demo = build_ui(assistant, ui)
+    url = launch(demo, ui, block=False)
+    yield url, assistant
+    demo.close()
+    assistant.close()

@@ -22,27 +22,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def served(embedder, tmp_path_factory):
-    """The app over a store holding the sample article: (url, assistant)."""
-    from app import build_ui, launch
-    from assistant.core import Assistant
-    from assistant.settings import Settings
-    from assistant.ui_settings import UiSettings
-    from store.store import Store
-
-    home = tmp_path_factory.mktemp("app-home")
-    settings = Settings.load().with_overrides(store={"home": home, "store": home / "store"})
-    assistant = Assistant(settings, Store(settings.store, embedder=embedder))
-    assert not assistant.ingest([SAMPLE], progress=False).failed
-    ui = UiSettings(host="127.0.0.1", port=free_port(), auth=None)
-    demo = build_ui(assistant, ui)
-    url = launch(demo, ui, block=False)
-    yield url, assistant
-    demo.close()
-    assistant.close()
-
-
 @pytest.fixture
 def client(served):
     from gradio_client import Client

@@ -8,7 +8,6 @@ article full of markup and checks that nothing ran and the text shows literally;
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -42,30 +41,9 @@ REQUESTS: list[str] = []  # every URL the page fetched
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def app_url(embedder, tmp_path_factory):
-    """The app over a store holding the sample article."""
-    from app import build_ui, launch
-    from assistant.core import Assistant
-    from assistant.settings import Settings
-    from assistant.ui_settings import UiSettings
-    from store.store import Store
-
-    home = tmp_path_factory.mktemp("browser-home")
-    settings = Settings.load().with_overrides(store={"home": home, "store": home / "store"})
-    assistant = Assistant(settings, Store(settings.store, embedder=embedder))
-    assert not assistant.ingest([SAMPLE], progress=False).failed
-    ui = UiSettings(host="127.0.0.1", port=free_port(), auth=None)
-    demo = build_ui(assistant, ui)
-    yield launch(demo, ui, block=False)
-    demo.close()
-    assistant.close()
+def app_url(served):
+    return served[0]
 
 
 @pytest.fixture(scope="module")

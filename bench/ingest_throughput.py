@@ -1,6 +1,6 @@
 """Ingest throughput against raw `SentenceTransformer.encode` on the same chunks.
 
-Usage: python bench/ingest.py CORPUS.jsonl [--articles N] [--batch-size 32]
+Usage: python bench/ingest_throughput.py CORPUS.jsonl [--articles N] [--batch-size 32]
 
 Both sides embed the identical chunk texts (with the `passage: ` prefix) with the same model and
 batch size; the pipeline side also reads, cleans, chunks and writes to a fresh Chroma store

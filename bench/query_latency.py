@@ -1,7 +1,7 @@
 """Query latency and memory at the store's real size and at a replicated larger size.
 
 Usage:
-    python bench/query.py --store DIR --questions QA.json [--questions-limit 200]
+    python bench/query_latency.py --store DIR --questions QA.json [--questions-limit 200]
                           [--replicate-to 200000 --work DIR2]
 
 Measures, on the store in DIR (copied first when replicating):
