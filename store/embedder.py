@@ -9,30 +9,13 @@ limit padding, so any extra work here would only cost throughput.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
 from langchain_core.embeddings import Embeddings
 from sentence_transformers import SentenceTransformer
 
 from ingest.errors import HoidapError
-from store.model import resolve_model
+from store.model import resolve_model, without_progress_bars
 from store.settings import StoreSettings
-
-
-@contextmanager
-def _quiet_loading() -> Iterator[None]:
-    """Hide transformers' per-load "Loading weights" bar: it is noise in every CLI command."""
-    from transformers.utils import logging as hf_logging
-
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
 
 
 class ModelLoadError(HoidapError):
@@ -61,7 +44,7 @@ class Embedder(Embeddings):
         batch_size: int = 32,
     ) -> None:
         try:
-            with _quiet_loading():
+            with without_progress_bars():  # no "Loading weights" bar in every command
                 self._model = SentenceTransformer(model_name_or_path, device="cpu")
         except Exception as e:  # the hub, transformers and torch raise many unrelated types
             reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]

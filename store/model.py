@@ -289,7 +289,7 @@ def _build_into(work: Path, sources: _Sources, reference: Sequence[ReferenceEmbe
     logger.info("Building the offline default model %s in %s", DEFAULT_MODEL, work)
     staging = work / _STAGING
     staging.mkdir()
-    with _without_progress_bars():
+    with without_progress_bars():
         _write_transformer(staging, sources)
         _write_sentence_transformer(staging, work)
         shutil.rmtree(staging)
@@ -364,8 +364,8 @@ def _remove(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _without_progress_bars() -> Iterator[None]:
-    """Hide transformers' per-file progress bars while building: the steps are logged instead."""
+def without_progress_bars() -> Iterator[None]:
+    """Hide transformers' per-file progress bars (model builds log their steps; loads are quiet)."""
     from transformers.utils import logging as transformers_logging
 
     enabled = transformers_logging.is_progress_bar_enabled()
