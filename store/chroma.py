@@ -190,13 +190,3 @@ class VectorIndex:
             logger.warning("could not read stored vectors of %d chunks", len(chunk_ids))
             return {}
         return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
-
-    def ids_of_articles(self, article_ids: Sequence[str]) -> set[str]:
-        if not self.exists:
-            return set()
-        found: set[str] = set()
-        for i in range(0, len(article_ids), 100):
-            part = list(article_ids[i : i + 100])
-            got = self._collection.get(where={"article_id": {"$in": part}}, include=[])
-            found.update(got["ids"])
-        return found

@@ -182,9 +182,6 @@ class DocStore:
         rows = self._query("SELECT digest FROM files WHERE path = ?", (path,))
         return rows[0][0] if rows else None
 
-    def file_paths(self) -> list[str]:
-        return [r[0] for r in self._query("SELECT path FROM files ORDER BY path")]
-
     def linked_paths(self) -> list[str]:
         """Paths with article links, including files whose ingest was interrupted."""
         rows = self._query(

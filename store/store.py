@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ingest.settings import IngestSettings
-from store.chroma import StoreError, VectorHit, VectorIndex, make_client
-from store.docstore import DocStore, StoredArticle, StoredChunk
+from store.chroma import StoreError, VectorIndex, make_client
+from store.docstore import DocStore, StoredArticle
 from store.indexer import Indexer
 from store.report import IngestReport
 from store.settings import StoreSettings
@@ -145,25 +145,6 @@ class Store:
                 progress=progress,
             )
             return indexer.run(paths, prune=prune)
-
-    def search(
-        self, query: str, k: int, where: dict[str, Any] | None = None
-    ) -> list[tuple[StoredChunk, float]]:
-        """Dense search: the k chunks nearest the query, with cosine similarity."""
-        if not self._index.exists:
-            return []
-        vector = self.embedder.embed_queries([query])[0]
-        return self.resolve(self._index.search(vector, k, where))
-
-    def resolve(self, hits: list[VectorHit]) -> list[tuple[StoredChunk, float]]:
-        """Join vector hits with their records, dropping chunks of interrupted articles."""
-        chunks = self.records.chunks(h.chunk_id for h in hits)
-        done = self.records.done_ids({c.article_id for c in chunks.values()})
-        return [
-            (chunks[h.chunk_id], h.similarity)
-            for h in hits
-            if h.chunk_id in chunks and chunks[h.chunk_id].article_id in done
-        ]
 
     def as_vectorstore(self) -> Chroma:
         """The chunk collection as a LangChain `Chroma` vector store, for LangChain pipelines.
