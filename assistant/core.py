@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,10 @@ from store.report import IngestReport
 from store.store import Store, StoreStats
 
 if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
     from langchain_core.runnables import Runnable
+
+    from assistant.llm.generate import GenerativeAnswerer
 
 
 class Assistant:
@@ -33,10 +36,22 @@ class Assistant:
         print(answer.text, answer.citations[0].passage)
     """
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, *, chat_model: BaseChatModel | None = None
+    ) -> None:
+        """`chat_model` overrides `settings.llm.llm` (any LangChain chat model)."""
         self.settings = settings
         self.store = store
         self.retriever = HybridRetriever(store, settings.assistant)
+        self.generator: GenerativeAnswerer | None = None
+        if chat_model is not None or settings.llm.llm:
+            # Built now so a wrong --llm fails at start-up, not at the first question; a local
+            # model's weights still load on first use.
+            from assistant.llm.backends import make_chat_model
+            from assistant.llm.generate import GenerativeAnswerer
+
+            model = chat_model or make_chat_model(settings.llm)
+            self.generator = GenerativeAnswerer(settings.llm, model, lambda: store.embedder)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Assistant:
@@ -77,21 +92,62 @@ class Assistant:
         k: int | None = None,
     ) -> tuple[Answer, list[Passage]]:
         """`ask`, also returning every retrieved passage (for evaluation and debugging)."""
+        result: tuple[Answer, list[Passage]] | None = None
+        for event in self._answer_events(question, history, filters, k):
+            if isinstance(event, tuple):
+                result = event
+        assert result is not None  # the last event is always the answer
+        return result
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[Any] | None = None,
+        filters: dict[str, Any] | Filters | None = None,
+        *,
+        k: int | None = None,
+    ) -> Iterator[str | Answer]:
+        """`ask`, yielding the answer's text as it is written, then the `Answer`.
+
+        With an LLM the text comes sentence by sentence, each checked against the passages
+        before it is yielded; the final `Answer.text` is their concatenation, or, when the
+        model failed, the extractive answer (which then comes only as the `Answer`).
+        """
+        for event in self._answer_events(question, history, filters, k):
+            yield event[0] if isinstance(event, tuple) else event
+
+    def _answer_events(
+        self,
+        question: str,
+        history: Sequence[Any] | None,
+        filters: dict[str, Any] | Filters | None,
+        k: int | None,
+    ) -> Iterator[str | tuple[Answer, list[Passage]]]:
         if not question or not question.strip():
             raise UsageError("The question is empty.")
         pairs = normalize_history(history)
+        parsed_filters = Filters.from_dict(filters)
+        rewrite = self.generator.rewrite(question, pairs) if self.generator and pairs else None
+        rewritten = rewrite.question if rewrite else None
+        search = rewritten or question
         passages = self.retriever.retrieve(
-            question, history=pairs, filters=Filters.from_dict(filters), k=k
+            search, history=[] if rewritten else pairs, filters=parsed_filters, k=k
         )
-        similarity = self._sentence_similarity if detect_language(question) == "en" else None
-        answer = answer_extractive(
-            question,
+        language = detect_language(question)
+        extractive = answer_extractive(
+            search,
             passages,
             history=pairs,
             min_confidence=self.settings.assistant.min_confidence,
-            sentence_similarity=similarity,
+            sentence_similarity=self._sentence_similarity if language == "en" else None,
         )
-        return answer, passages
+        if self.generator is None:
+            yield extractive, passages
+            return
+        for event in self.generator.stream(
+            question, passages, language, extractive, rewrite=rewrite
+        ):
+            yield (event, passages) if isinstance(event, Answer) else event
 
     def _sentence_similarity(self, question: str, sentences: list[str]) -> list[float]:
         """Cross-lingual scores for English questions, where shared words are rare."""
@@ -104,16 +160,18 @@ class Assistant:
         """The chain API: `{"question", "chat_history", "filters"}` in, the answer as a dict out."""
         from langchain_core.runnables import RunnableLambda  # slow import; only chain users pay
 
-        def run(inputs: dict[str, Any]) -> dict[str, Any]:
+        def run(inputs: dict[str, Any]) -> Iterator[dict[str, Any]]:
+            # A generator: `stream` yields {"delta": text} pieces, then the answer as a dict,
+            # which is also what `invoke` and `batch` return.
             if isinstance(inputs, str):
                 inputs = {"question": inputs}
-            answer = self.ask(
+            for event in self.stream(
                 inputs.get("question", ""),
                 inputs.get("chat_history") or inputs.get("history"),
                 inputs.get("filters"),
                 k=inputs.get("k"),
-            )
-            return answer.to_dict()
+            ):
+                yield event.to_dict() if isinstance(event, Answer) else {"delta": event}
 
         return RunnableLambda(run, name="hoidap")
 

@@ -192,17 +192,23 @@ def evaluate(
         failed = [f.reason for f in report.files if f.status == "failed"]
         raise UsageError(f"Ingest failed: {'; '.join(str(r) for r in failed)}")
     article_of = {a.external_id: a.id for a in read_file(contexts_file, settings.ingest).articles}
+    # With an LLM, the extractive answerer answers the same questions from the same store, so
+    # the two modes are compared on one run.
+    extractive = (
+        Assistant(_without_llm(settings), assistant.store) if assistant.generator else assistant
+    )
 
-    def run(batch: list[Item], desc: str) -> Iterator[Outcome]:
+    def run(batch: list[Item], desc: str, by: Assistant) -> Iterator[Outcome]:
         for item in tqdm(batch, desc=desc, unit="q", disable=not progress):
             question = strip_marks(item.question) if strip_diacritics else item.question
             t0 = time.perf_counter()
-            answer, passages = assistant.respond(question, list(item.history))
+            answer, passages = by.respond(question, list(item.history))
             latency = (time.perf_counter() - t0) * 1000
             yield Outcome(item, answer, passages, latency, article_of.get(item.context))
 
-    outcomes = list(run(items, "Answerable"))
-    held_outcomes = list(run(held, "Held out"))
+    outcomes = list(run(items, "Answerable", extractive))
+    held_outcomes = list(run(held, "Held out", extractive))
+    generated = list(run(items, "Generative", assistant)) if assistant.generator else []
     articles_in_store = assistant.stats().articles
     assistant.close()
 
@@ -236,7 +242,69 @@ def evaluate(
         metrics["calibration"] = calibrate(
             [o.answer.confidence for o in outcomes], [o.answer.confidence for o in held_outcomes]
         )
+    metrics["citations"] = citation_metrics(outcomes)
+    if generated:
+        metrics["generative"] = generative_metrics(generated, settings)
     return metrics
+
+
+def _without_llm(settings: Settings) -> Settings:
+    return settings.model_copy(update={"llm": settings.llm.model_copy(update={"llm": None})})
+
+
+def citation_metrics(outcomes: list[Outcome]) -> dict[str, float]:
+    """How often the quoted evidence is right, over the questions answered (not abstained).
+
+    `from_right_article`: share of citations that point into the question's own article.
+    `contains_gold`: share of answers with a citation whose quoted text holds a gold answer.
+    """
+    answered = [o for o in outcomes if not o.answer.abstained]
+    cites = [(o, c) for o in answered for c in o.answer.citations]
+    return {
+        "answered": len(answered),
+        "from_right_article": sum(c.article_id == o.article_id for o, c in cites)
+        / max(1, len(cites)),
+        "contains_gold": sum(
+            any(
+                c.article_id == o.article_id and contains_gold(c.passage, o.item.golds)
+                for c in o.answer.citations
+            )
+            for o in answered
+        )
+        / max(1, len(answered)),
+    }
+
+
+def generative_metrics(outcomes: list[Outcome], settings: Settings) -> dict[str, Any]:
+    """The LLM mode on the same questions: answer quality, the grounding check, timings."""
+    n = len(outcomes)
+    infos = [o.answer.generation for o in outcomes if o.answer.generation is not None]
+    sentences = sum(i.sentences for i in infos)
+    first = [i.first_token_ms for i in infos if i.first_token_ms is not None]
+    total = [i.total_ms for i in infos]
+    fallbacks = Counter(i.fallback for i in infos if i.fallback)
+    answered = [o for o in outcomes if not o.answer.abstained]
+    return {
+        "llm": settings.llm.llm,
+        "questions": n,
+        "answer_contains": sum(contains_gold(o.answer.text, o.item.golds) for o in answered) / n,
+        "abstained": sum(o.answer.abstained for o in outcomes) / n,
+        "generated_answers": sum(o.answer.mode == "generative" for o in outcomes),
+        "fallbacks": dict(fallbacks),
+        "citations": citation_metrics(outcomes),
+        "sentences": sentences,
+        "unsupported_sentence_rate": sum(i.unsupported for i in infos) / max(1, sentences),
+        "reassigned_citation_rate": sum(i.reassigned for i in infos) / max(1, sentences),
+        "latency_ms": {
+            "first_token_p50": round(_percentile(first, 0.5), 1),
+            "first_token_p95": round(_percentile(first, 0.95), 1),
+            "total_p50": round(_percentile(total, 0.5), 1),
+            "total_p95": round(_percentile(total, 0.95), 1),
+            "answer_p50": round(_percentile([o.latency_ms for o in outcomes], 0.5), 1),
+            "answer_p95": round(_percentile([o.latency_ms for o in outcomes], 0.95), 1),
+        },
+        "settings": settings.llm.model_dump(exclude={"llm_api_key"}),
+    }
 
 
 def calibrate(answerable: list[float], unanswerable: list[float]) -> list[dict[str, float]]:

@@ -92,6 +92,11 @@ def tokens(text: str) -> list[Token]:
     ]
 
 
+def is_vietnamese_syllable(folded: str) -> bool:
+    """Whether an accent-folded word could be a Vietnamese syllable (`lai` yes, `party` no)."""
+    return _VI_SYLLABLE.fullmatch(folded) is not None
+
+
 def has_vietnamese_marks(text: str) -> bool:
     """Whether a word carries a Vietnamese letter or tone mark (đ, ă, â, ê, ô, ơ, ư, ´ ` ̉ ˜ .)."""
     return not text.isascii() and fold(text) != text.lower()

@@ -50,13 +50,41 @@ class Citation:
 
 
 @dataclass
+class Generation:
+    """How a generative answer came about: what the check kept, dropped or moved, and timings.
+
+    `fallback` names why the extractive answer was returned instead ("timeout", "error",
+    "unsupported"), or is None when the generated sentences were used.
+    """
+
+    model: str
+    sentences: int = 0
+    cited: int = 0
+    reassigned: int = 0
+    unsupported: int = 0
+    rewritten_question: str | None = None
+    fallback: str | None = None
+    first_token_ms: float | None = None
+    total_ms: float = 0.0
+
+
+@dataclass
 class Answer:
+    """An answer; `mode` is "extractive" (quoted sentences) or "generative" (LLM, checked).
+
+    `notice` is a line for the reader when something did not go as asked (the LLM timed out and
+    the extractive answer stands in, sentences were flagged as unverified, ...).
+    """
+
     text: str
     citations: list[Citation] = field(default_factory=list)
     short: str | None = None
     abstained: bool = False
     language: Language = "vi"
     confidence: float = 0.0
+    mode: Literal["extractive", "generative"] = "extractive"
+    notice: str | None = None
+    generation: Generation | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -65,6 +65,11 @@ def chat_messages(pairs: Sequence[Sequence[str]]) -> list[dict[str, str]]:
     return messages
 
 
+def with_notice(text: str, notice: str | None) -> str:
+    """The answer as shown in the chat, with the note on how it was made, if there is one."""
+    return f"{text}\n\nⓘ {notice}" if notice else text
+
+
 def progressive(text: str, steps: int = 12) -> Iterator[str]:
     """Ever longer prefixes of `text`, cut at word ends, ending with the whole text (streaming)."""
     words = text.split(" ")

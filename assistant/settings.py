@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from assistant.llm.settings import LlmSettings
 from assistant.ui_settings import UiSettings
 from ingest.errors import UsageError
 from ingest.settings import IngestSettings
@@ -42,6 +43,7 @@ class Settings(BaseModel):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     assistant: AssistantSettings = Field(default_factory=AssistantSettings)
+    llm: LlmSettings = Field(default_factory=LlmSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
 
     @classmethod
@@ -77,6 +79,7 @@ def setting_fields() -> list[tuple[str, str, Any, str]]:
         ("ingest", IngestSettings),
         ("store", StoreSettings),
         ("assistant", AssistantSettings),
+        ("llm", LlmSettings),
         ("ui", UiSettings),
     ):
         for name, field in model.model_fields.items():

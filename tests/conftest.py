@@ -18,7 +18,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test gets its own data folder; the model cache stays shared (it is built once)."""
     home = tmp_path / "hoidap-home"
     monkeypatch.setenv("HOIDAP_HOME", str(home))
-    for var in ("HOIDAP_STORE", "HOIDAP_CHROMA_URL", "HOIDAP_MODEL"):
+    for var in ("HOIDAP_STORE", "HOIDAP_CHROMA_URL", "HOIDAP_MODEL", "HOIDAP_LLM"):
         monkeypatch.delenv(var, raising=False)
     return home
 
