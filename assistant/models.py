@@ -59,9 +59,10 @@ class Generation:
 
     model: str
     sentences: int = 0
-    cited: int = 0
-    reassigned: int = 0
-    unsupported: int = 0
+    cited: int = 0  # sentences whose own marker was right
+    reassigned: int = 0  # whose marker was wrong, moved to the supporting passage
+    added: int = 0  # without a marker, given the supporting passage's
+    unsupported: int = 0  # supported by no passage: dropped or flagged
     rewritten_question: str | None = None
     fallback: str | None = None
     first_token_ms: float | None = None

@@ -91,6 +91,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture(name="free_port", scope="session")
+def free_port_fixture():
+    """`free_port() -> int`: a loopback port nobody listens on now."""
+    return free_port
+
+
 @pytest.fixture(scope="module")
 def served(embedder, tmp_path_factory):
     """The real app on a free loopback port over a store holding the sample article.

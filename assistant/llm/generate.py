@@ -214,13 +214,16 @@ class GenerativeAnswerer:
         def emit(sentences: list[str]) -> Iterator[str]:
             for sentence in sentences:
                 checked = grounder.check(sentence)
-                info.sentences += checked.reason != "empty"
+                counted = checked.reason != "empty"  # a bare "[2]" is no sentence
+                info.sentences += counted
                 numbers = book.cite(checked) if checked.status != "unsupported" else []
                 if checked.status == "unsupported":
-                    info.unsupported += checked.reason != "empty"
+                    info.unsupported += counted
                     logger.info("unsupported sentence (%s): %r", checked.reason, checked.text)
                 elif checked.status == "reassigned":
                     info.reassigned += 1
+                elif checked.status == "added":
+                    info.added += 1
                 else:
                     info.cited += 1
                 before = checked_text(shown, language, flag=self._flag)

@@ -43,7 +43,9 @@ COS_RANGE: dict[Language, tuple[float, float]] = {"vi": (0.75, 0.90), "en": (0.7
 UNVERIFIED = {"vi": "(chưa kiểm chứng)", "en": "(unverified)"}
 
 Embed = Callable[[list[str]], np.ndarray]
-Status = Literal["cited", "reassigned", "unsupported"]
+# cited: the model's marker holds; reassigned: it named a passage that does not support the
+# sentence (or none that exists); added: it gave no marker; unsupported: no passage supports it.
+Status = Literal["cited", "reassigned", "added", "unsupported"]
 
 
 @dataclass
@@ -129,6 +131,8 @@ class Grounder:
         text, claimed = split_markers(sentence)
         if not _LETTERS.search(text) and not _NUMBER.search(text):
             return CheckedSentence(text, "unsupported", claimed=claimed, reason="empty")
+        if text.rstrip().endswith("?"):  # small models echo the question back
+            return CheckedSentence(text, "unsupported", claimed=claimed, reason="a question")
         facts = facts_of(text, self.language)
         scores = self._support(text)
         valid = [n - 1 for n in claimed if 1 <= n <= len(self.passages)]
@@ -140,15 +144,16 @@ class Grounder:
             support = max(scores[i] for i in kept)
             return CheckedSentence(text, status, kept, claimed, support=support)
         ranked = sorted(range(len(self.passages)), key=lambda i: scores[i], reverse=True)
+        moved: Status = "reassigned" if claimed else "added"
         supporting = [i for i in ranked if scores[i] >= SUPPORT_MIN]
         for i in supporting:
             if not self._missing(facts, [i]):
-                return CheckedSentence(text, "reassigned", [i], claimed, support=scores[i])
+                return CheckedSentence(text, moved, [i], claimed, support=scores[i])
         # "787 admitted and 129 disciplined": facts from two passages, each cited.
         several = supporting[:MAX_JOINT]
         if len(several) > 1 and not self._missing(facts, several):
             joint = [i for i in several if len(self._missing(facts, [i])) < _count(facts)]
-            return CheckedSentence(text, "reassigned", joint, claimed, support=scores[joint[0]])
+            return CheckedSentence(text, moved, joint, claimed, support=scores[joint[0]])
         missing = self._missing(facts, ranked[:1] if not valid else valid)
         everywhere = self._missing(facts, list(range(len(self.passages))))
         if everywhere:

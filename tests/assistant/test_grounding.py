@@ -110,6 +110,13 @@ def test_flag_mode_marks_the_unsupported_sentence(seeded, tmp_path):
     assert answer.notice and "chưa kiểm chứng" in answer.notice
 
 
+def test_an_unmarked_sentence_gets_its_citation_and_an_echoed_question_goes(seeded, checker):
+    reply = ["Tính đến 30-6 kết nạp được bao nhiêu đảng viên? Đã kết nạp 787 đảng viên."]
+    _, answer, _ = check(seeded, checker, reply)
+    assert answer.text == "Đã kết nạp 787 đảng viên [1]."
+    assert answer.generation.added == 1 and answer.generation.unsupported == 1
+
+
 def test_a_bare_marker_reply_falls_back(seeded, checker):
     _, answer, _ = check(seeded, checker, ["[2]"])
     assert answer.mode == "extractive" and "787" in answer.text

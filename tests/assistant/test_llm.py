@@ -91,14 +91,8 @@ def local(gguf_path, store_dir, embedder, counter):
     a.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def llama_server(gguf_path, tmp_path_factory):
+def llama_server(gguf_path, tmp_path_factory, free_port):
     """llama-cpp-python's OpenAI-compatible server on a loopback port."""
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
@@ -268,7 +262,7 @@ def test_cli_streams_a_generative_answer(gguf_path, store_dir):
     assert ADMITTED in result.stdout  # the cited sentence is printed under the answer
 
 
-def test_chat_ui_streams_the_checked_answer(local):
+def test_chat_ui_streams_the_checked_answer(local, free_port):
     from gradio_client import Client
 
     from app import build_ui, launch
