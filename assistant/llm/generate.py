@@ -72,6 +72,10 @@ NOTICE: dict[str, dict[Language, str]] = {
         "vi": "Mô hình ngôn ngữ bị dừng sau {seconds:g} giây; câu trả lời có thể chưa đủ.",
         "en": "The language model was stopped after {seconds:g} s; the answer may be incomplete.",
     },
+    "broken": {
+        "vi": "Mô hình ngôn ngữ gặp lỗi giữa chừng ({detail}); câu trả lời có thể chưa đủ.",
+        "en": "The language model failed midway ({detail}); the answer may be incomplete.",
+    },
     "flagged": {
         "vi": "Câu ghi “(chưa kiểm chứng)” không có căn cứ trong các bài báo.",
         "en": 'Sentences marked "(unverified)" are not supported by the articles.',
@@ -258,6 +262,8 @@ class GenerativeAnswerer:
         notices = []
         if cut:
             notices.append(NOTICE["cut"][language].format(seconds=self.settings.llm_timeout))
+        if failure:
+            notices.append(NOTICE["broken"][language].format(detail=failure[1]))
         if self._flag and info.unsupported:
             notices.append(NOTICE["flagged"][language])
         short = extractive.short

@@ -134,14 +134,19 @@ def test_english_reply_is_checked_against_vietnamese_passages(seeded, checker):
 
 
 def test_a_failing_model_falls_back_with_the_reason(seeded, checker):
-    def broken():
-        yield "Đã kết "
+    def broken(*pieces: str):
+        yield from pieces
         raise ConnectionError("connection reset")
 
     extractive, passages = seeded.respond(QUESTION)
-    answer = list(checker.check_reply(broken(), passages, "vi", extractive))[-1]
+    answer = list(checker.check_reply(broken("Đã kết "), passages, "vi", extractive))[-1]
     assert answer.mode == "extractive" and "787" in answer.text
     assert answer.generation.fallback == "error" and "ConnectionError" in answer.notice
+    # Failing after a checked sentence: that sentence stands, marked as possibly incomplete.
+    reply = broken("Đã kết nạp 787 đảng viên [1]. Và ")
+    answer = list(checker.check_reply(reply, passages, "vi", extractive))[-1]
+    assert answer.mode == "generative" and answer.text == "Đã kết nạp 787 đảng viên [1]."
+    assert "ConnectionError" in answer.notice and answer.generation.fallback is None
 
 
 # -- pieces ----------------------------------------------------------------------------------
