@@ -11,6 +11,7 @@ its default embedder would try to download a model. Usage::
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,9 +36,10 @@ class StoreError(HoidapError):
 
 @dataclass(frozen=True)
 class VectorHit:
+    """A nearest chunk and its cosine similarity (the chunk's details live in the records)."""
+
     chunk_id: str
     similarity: float
-    metadata: dict[str, Any]
 
 
 def make_client(settings: StoreSettings) -> chromadb.ClientAPI:
@@ -164,21 +166,47 @@ class VectorIndex:
     def search(
         self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
     ) -> list[VectorHit]:
+        """The `k` nearest chunks to a unit vector, optionally filtered by metadata.
+
+        Only ids and distances are asked for: the HNSW search itself takes a few milliseconds
+        even at 200k chunks, while having Chroma read back the hits' metadata or documents from
+        its SQLite file costs ten times that; callers read chunks from the records instead.
+        """
         if not self.exists or k <= 0:
             return []
         result = self._collection.query(
-            query_embeddings=[vector],
-            n_results=k,
-            where=where or None,
-            include=["metadatas", "distances"],
+            query_embeddings=[vector], n_results=k, where=where or None, include=["distances"]
         )
-        ids = result["ids"][0]
         distances = result["distances"][0]  # type: ignore[index]
-        metadatas = result["metadatas"][0]  # type: ignore[index]
         return [
-            VectorHit(chunk_id=i, similarity=1.0 - float(d), metadata=dict(m or {}))
-            for i, d, m in zip(ids, distances, metadatas)
+            VectorHit(chunk_id=i, similarity=1.0 - float(d))
+            for i, d in zip(result["ids"][0], distances)
         ]
+
+    def preload(self) -> threading.Thread | None:
+        """Start loading the search index from disk in the background; returns the thread.
+
+        An embedded store reads its HNSW index on the first search (over a second at 200k
+        chunks). Chroma releases the GIL while it does, so a search started now overlaps with
+        whatever the caller does meanwhile, such as loading the embedding model. The thread is
+        not a daemon: a process ending early waits for it rather than killing it inside Chroma.
+        """
+        if not self.exists or not self.dimension:
+            return None
+        collection = self._collection
+        assert collection is not None
+        vector = np.zeros(int(self.dimension), dtype=np.float32)
+        vector[0] = 1.0
+
+        def load() -> None:
+            try:
+                collection.query(query_embeddings=[vector], n_results=1, include=[])
+            except Exception:  # an empty or changing collection: the real search will tell
+                logger.debug("preloading the vector index failed", exc_info=True)
+
+        thread = threading.Thread(target=load, name="hoidap-index-preload")
+        thread.start()
+        return thread
 
     def vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors by chunk id (to score passages that only the lexical index found)."""

@@ -1,19 +1,29 @@
-"""Text to vectors: one sentence-transformers model behind the LangChain ``Embeddings`` interface.
+"""Text to vectors: one embedding model, with the model's query and passage prefixes added here.
 
 e5 models are trained with ``query: `` and ``passage: `` prefixes and retrieve noticeably worse
 without them; the prefixes are added here and only here, so no caller can forget them or add them
-twice. Ingestion uses the numpy paths (`Embedder.embed_passages`), which hand whole batches to
-``SentenceTransformer.encode`` untouched apart from the prefix: encode already sorts by length to
-limit padding, so any extra work here would only cost throughput.
+twice.
+
+Two backends give the same vectors. A local folder that is plain BERT + mean pooling (the
+offline default model is) runs on `store.bert.MeanPoolingBert`, torch and ``tokenizers`` only,
+because importing sentence-transformers costs seconds of every cold start; any other model
+(hub names, other architectures or poolings) loads through ``SentenceTransformer``. Both sort a
+batch by length to limit padding, so ingestion hands them whole groups untouched.
+
+`Embedder` has LangChain's ``embed_documents``/``embed_query`` methods but does not import
+LangChain (a slow import no question needs); `store.langchain_embeddings` wraps it where a real
+``Embeddings`` object is wanted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, Protocol
+
 import numpy as np
-from langchain_core.embeddings import Embeddings
-from sentence_transformers import SentenceTransformer
 
 from ingest.errors import HoidapError
+from store.bert import MeanPoolingBert
 from store.model import resolve_model, without_progress_bars
 from store.settings import StoreSettings
 
@@ -22,7 +32,64 @@ class ModelLoadError(HoidapError):
     """A configured embedding model could not be loaded (not cached, offline, or not a model)."""
 
 
-class Embedder(Embeddings):
+class Encoder(Protocol):
+    """What `Embedder` needs from a backend: unit vectors for texts, and their length."""
+
+    dimension: int
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray: ...
+
+
+class SentenceTransformerEncoder:
+    """Any sentence-transformers model (imported only when such a model is configured)."""
+
+    def __init__(self, model_name_or_path: str) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        with without_progress_bars():  # no "Loading weights" bar in every command
+            self._model: Any = SentenceTransformer(model_name_or_path, device="cpu")
+        # sentence-transformers 6 renamed get_sentence_embedding_dimension (5.x).
+        get_dimension = getattr(self._model, "get_embedding_dimension", None)
+        if get_dimension is None:
+            get_dimension = self._model.get_sentence_embedding_dimension
+        dimension = get_dimension()
+        if not dimension:
+            raise ModelLoadError(
+                f"The model {model_name_or_path!r} does not report its embedding dimension."
+            )
+        self.dimension = int(dimension)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def load_encoder(model_name_or_path: str) -> Encoder:
+    """The fast backend for plain mean-pooling BERT folders, sentence-transformers otherwise.
+
+    Raises:
+        ModelLoadError: the model cannot be found or loaded; the message is one line.
+    """
+    try:
+        fast = MeanPoolingBert.from_folder(model_name_or_path)
+        return fast if fast is not None else SentenceTransformerEncoder(model_name_or_path)
+    except ModelLoadError:
+        raise
+    except Exception as e:  # the hub, transformers and torch raise many unrelated types
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise ModelLoadError(
+            f"Could not load the embedding model {model_name_or_path!r} ({reason}); "
+            "give the path of a local sentence-transformers folder instead."
+        ) from e
+
+
+class Embedder:
     """Embeds queries and passages with one model, adding the model's prefixes itself.
 
     Attributes:
@@ -43,25 +110,8 @@ class Embedder(Embeddings):
         passage_prefix: str,
         batch_size: int = 32,
     ) -> None:
-        try:
-            with without_progress_bars():  # no "Loading weights" bar in every command
-                self._model = SentenceTransformer(model_name_or_path, device="cpu")
-        except Exception as e:  # the hub, transformers and torch raise many unrelated types
-            reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-            raise ModelLoadError(
-                f"Could not load the embedding model {model_name_or_path!r} ({reason}); "
-                "give the path of a local sentence-transformers folder instead."
-            ) from e
-        # sentence-transformers 6 renamed get_sentence_embedding_dimension (5.x).
-        get_dimension = getattr(self._model, "get_embedding_dimension", None)
-        if get_dimension is None:
-            get_dimension = self._model.get_sentence_embedding_dimension
-        dimension = get_dimension()
-        if not dimension:
-            raise ModelLoadError(
-                f"The model {model_name_or_path!r} does not report its embedding dimension."
-            )
-        self._dimension = int(dimension)
+        self._model = load_encoder(model_name_or_path)
+        self._dimension = int(self._model.dimension)
         self.model_label = model_label
         self.query_prefix = query_prefix
         self.passage_prefix = passage_prefix
@@ -83,6 +133,11 @@ class Embedder(Embeddings):
         """Length of every vector this embedder returns."""
         return self._dimension
 
+    @property
+    def backend(self) -> str:
+        """``bert`` (torch only) or ``sentence-transformers``: which loader runs the model."""
+        return "bert" if isinstance(self._model, MeanPoolingBert) else "sentence-transformers"
+
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         """Embed stored text: float32, L2-normalized, shape ``(len(texts), dimension)``."""
         return self._encode(texts, self.passage_prefix)
@@ -103,14 +158,7 @@ class Embedder(Embeddings):
         if not texts:
             return np.empty((0, self._dimension), dtype=np.float32)
         inputs = [prefix + text for text in texts] if prefix else list(texts)
-        vectors = self._model.encode(
-            inputs,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        return np.asarray(self._model.encode(inputs, self.batch_size), dtype=np.float32)
 
     def __repr__(self) -> str:
         return f"Embedder({self.model_label!r}, dimension={self._dimension})"

@@ -196,22 +196,18 @@ def verify_model(
 ) -> float:
     """Check that the model in ``path`` reproduces the reference; return the worst cosine.
 
-    Loads the folder exactly as users will (``SentenceTransformer`` from disk), so the check covers
-    the saved files and not an object still in memory.
+    Loads the folder exactly as users will (`store.embedder.load_encoder` from disk), so the check
+    covers the saved files and the loader users run, not an object still in memory.
 
     Raises:
         ModelBuildError: some sentence's cosine is below ``min_cosine`` or the dimension differs.
     """
-    from sentence_transformers import SentenceTransformer
+    from store.embedder import load_encoder  # store.embedder imports this module
 
     reference = load_reference() if reference is None else reference
-    model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    model = load_encoder(str(path))
     vectors = model.encode(
-        [item.model_input for item in reference],
-        batch_size=len(reference),
-        normalize_embeddings=True,
-        convert_to_numpy=True,
-        show_progress_bar=False,
+        [item.model_input for item in reference], batch_size=len(reference)
     ).astype(np.float64)
     expected = np.stack([item.embedding for item in reference])
     if vectors.shape != expected.shape:
@@ -253,7 +249,7 @@ def _build(cache_dir: Path, *, force: bool, reference: Sequence[ReferenceEmbeddi
     models_dir = final.parent
     try:
         models_dir.mkdir(parents=True, exist_ok=True)
-        with _exclusive_lock(models_dir / f".{MODEL_DIR_NAME}.lock"):
+        with exclusive_lock(models_dir / f".{MODEL_DIR_NAME}.lock"):
             if not force and read_marker(final) is not None:
                 logger.info("The default model was built by another process meanwhile: %s", final)
                 return final
@@ -378,7 +374,7 @@ def without_progress_bars() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _exclusive_lock(path: Path) -> Iterator[None]:
+def exclusive_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``path``; the kernel drops it if the process dies."""
     with open(path, "a+b") as handle:
         if fcntl is None:  # pragma: no cover

@@ -83,9 +83,17 @@ class Store:
 
     @property
     def embedder(self) -> Embedder:
+        """The embedding model, loaded on first use.
+
+        Loading it takes seconds, and a search or write right after needs the vector index,
+        which an embedded store also reads from disk on first use: that read is started first,
+        so the two overlap instead of adding up in a cold `hoidap ask`.
+        """
         if self._embedder is None:
             from store.embedder import Embedder
 
+            if not self.settings.chroma_url:
+                self._index.preload()
             self._embedder = Embedder.from_settings(self.settings)
         return self._embedder
 
@@ -154,12 +162,14 @@ class Store:
         """
         from langchain_chroma import Chroma
 
+        from store.langchain_embeddings import as_langchain_embeddings
+
         if not self._index.exists:
             raise StoreError("The store is empty: ingest articles first (`hoidap ingest PATH`).")
         return Chroma(
             client=self.client,
             collection_name=self.collection_name,
-            embedding_function=self.embedder,
+            embedding_function=as_langchain_embeddings(self.embedder),
         )
 
     @property

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.errors import HoidapError
-from store.model import _exclusive_lock
+from store.model import exclusive_lock
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def fetch_model(cache_dir: Path, name: str = DEFAULT_LLM, *, progress: bool = Tr
     if final.is_file() and final.stat().st_size == model.size:
         return final  # verified when it was published; re-hashing 1 GB each time costs seconds
     models_dir.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(models_dir / f".{model.name}.lock"):
+    with exclusive_lock(models_dir / f".{model.name}.lock"):
         if final.is_file() and final.stat().st_size == model.size:
             return final
         with tempfile.TemporaryDirectory(prefix=".fetch-", dir=models_dir) as tmp:

@@ -13,6 +13,7 @@ from sentence_transformers import SentenceTransformer
 
 from ingest.errors import HoidapError
 from store.embedder import Embedder, ModelLoadError
+from store.langchain_embeddings import as_langchain_embeddings
 from store.settings import StoreSettings
 
 QUESTION_VI = "Tính đến 30-6 kết nạp được bao nhiêu đảng viên?"
@@ -37,7 +38,9 @@ def raw_encode(model: SentenceTransformer, texts: list[str]) -> np.ndarray:
 
 
 def test_default_embedder_shape_and_label(embedder: Embedder):
-    assert isinstance(embedder, Embeddings)
+    wrapped = as_langchain_embeddings(embedder)
+    assert isinstance(wrapped, Embeddings)
+    assert wrapped.embed_query(QUESTION_VI) == embedder.embed_query(QUESTION_VI)
     assert embedder.dimension == 384
     assert embedder.model_label == "multilingual-e5-small"
     vectors = embedder.embed_passages(PASSAGES)

@@ -173,3 +173,18 @@ def test_langchain_vectorstore_reads_the_same_collection(make_store_assistant):
     article = assistant.article(docs[0].metadata["article_id"])
     meta = docs[0].metadata
     assert article.text[meta["start"] : meta["end"]] == docs[0].page_content
+
+
+def test_vector_index_preloads_in_the_background(make_store_assistant, embedder):
+    assistant = make_store_assistant()
+    assert assistant.store.index.preload() is None  # nothing stored yet: nothing to load
+    assistant.ingest([SAMPLE], progress=False)
+    thread = assistant.store.index.preload()
+    assert thread is not None and not thread.daemon
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    vector = embedder.embed_queries(["Tính đến 30-6 kết nạp được bao nhiêu đảng viên?"])[0]
+    hits = assistant.store.index.search(vector, 3)
+    assert hits and all(-1.0 <= h.similarity <= 1.0 for h in hits)
+    chunks = assistant.store.records.chunks([h.chunk_id for h in hits])
+    assert any("787 đảng viên" in c.text for c in chunks.values())
