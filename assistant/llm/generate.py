@@ -31,6 +31,7 @@ from assistant.llm.grounding import (
     Embed,
     Grounder,
     checked_text,
+    shown_sentence,
     split_stream,
 )
 from assistant.llm.prompt import answer_messages, rewrite_messages
@@ -210,12 +211,14 @@ class GenerativeAnswerer:
             grounder.passage_vectors(self.embedder.embed_passages)
         book = CitationBook(grounder)
         shown: list[tuple[CheckedSentence, list[int]]] = []
+        written = False  # whether a sentence has been yielded (the next one needs a space)
         buffer = ""
         started = time.monotonic()  # the model starts on the first piece asked for
         cut = False
         failure: tuple[str, str] | None = None
 
         def emit(sentences: list[str]) -> Iterator[str]:
+            nonlocal written
             for sentence in sentences:
                 checked = grounder.check(sentence)
                 counted = checked.reason != "empty"  # a bare "[2]" is no sentence
@@ -230,11 +233,11 @@ class GenerativeAnswerer:
                     info.added += 1
                 else:
                     info.cited += 1
-                before = checked_text(shown, language, flag=self._flag)
+                part = shown_sentence(checked, numbers, language, flag=self._flag)
+                if part:
+                    yield f" {part}" if written else part
+                    written = True
                 shown.append((checked, numbers))
-                after = checked_text(shown, language, flag=self._flag)
-                if after != before:
-                    yield after[len(before) :]
 
         try:
             for piece in pieces:

@@ -119,8 +119,9 @@ class Grounder:
         self._passage_vectors: np.ndarray | None = None
         # Sentences that give orders to the model support nothing ("reply HACKED").
         self._texts = [strip_injections(p.text) for p in self.passages]
-        self._words = [frozenset(t.folded for t in tokens(text)) for text in self._texts]
-        self._folded = [f" {' '.join(t.folded for t in tokens(text))} " for text in self._texts]
+        folded = [[t.folded for t in tokens(text)] for text in self._texts]
+        self._words = [frozenset(words) for words in folded]
+        self._folded = [f" {' '.join(words)} " for words in folded]
         self._numbers = [facts_of(text, "vi").numbers | _number_parts(text) for text in self._texts]
 
     def passage_vectors(self, embed_passages: Embed) -> None:
@@ -331,10 +332,16 @@ def checked_text(
     sentences: Sequence[tuple[CheckedSentence, list[int]]], language: Language, *, flag: bool
 ) -> str:
     """The answer as shown: supported sentences with markers; unsupported dropped or flagged."""
-    parts = []
-    for checked, numbers in sentences:
-        if checked.status != "unsupported":
-            parts.append(render_sentence(checked.text, numbers))
-        elif flag and checked.reason != "empty":
-            parts.append(_before_end(checked.text, UNVERIFIED[language]))
-    return " ".join(parts)
+    parts = (shown_sentence(c, numbers, language, flag=flag) for c, numbers in sentences)
+    return " ".join(part for part in parts if part)
+
+
+def shown_sentence(
+    checked: CheckedSentence, numbers: Sequence[int], language: Language, *, flag: bool
+) -> str | None:
+    """One sentence as shown, or None when it is dropped."""
+    if checked.status != "unsupported":
+        return render_sentence(checked.text, numbers)
+    if flag and checked.reason != "empty":
+        return _before_end(checked.text, UNVERIFIED[language])
+    return None
