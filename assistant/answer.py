@@ -48,7 +48,7 @@ LENGTH_PENALTY = 0.04  # * ln(words / 30) for long sentences, which match by cha
 BIGRAM_WEIGHT = 2.0  # a matched word pair ("kỷ luật") counts twice a single word
 FOLDED_ONLY = 0.6  # "tính" in the question, only "tỉnh" in the sentence
 HISTORY_WEIGHT = 0.35  # previous question's words, for elliptical follow-ups
-SEMANTIC_CANDIDATES = 16  # sentences sent to `sentence_similarity` at most (it embeds them)
+SEMANTIC_CANDIDATES = 16  # default of sentences sent to `sentence_similarity` (it embeds them)
 # e5 cosines: ~0.75-0.8 for unrelated pairs, ~0.85-0.9 for related ones.
 SIM_LOW, SIM_HIGH = 0.75, 0.90
 # Below all three, nothing in the passages is about the question.
@@ -284,6 +284,7 @@ def _score(
     question: str,
     qtype: QuestionType,
     sentence_similarity: SentenceSimilarity | None,
+    semantic_candidates: int = SEMANTIC_CANDIDATES,
 ) -> None:
     for c in cands:
         length = LENGTH_PENALTY * max(0.0, math.log(max(c.n_words, 1) / 30))
@@ -296,9 +297,9 @@ def _score(
                 qtype.kind, c.text, qtype.hint, qtype.entity
             ):
                 c.score += TYPE_BONUS
-    if sentence_similarity is None:
+    if sentence_similarity is None or semantic_candidates <= 0:
         return
-    chosen = sorted(cands, key=lambda c: c.score, reverse=True)[:SEMANTIC_CANDIDATES]
+    chosen = sorted(cands, key=lambda c: c.score, reverse=True)[:semantic_candidates]
     sims = sentence_similarity(question, [c.text for c in chosen])
     for c, sim in zip(chosen, sims):
         c.semantic = float(sim)
@@ -325,15 +326,18 @@ def _confidence(
     ]
     if top_sim > 0:
         features.append((0.35, _rescale(top_sim)))
-    if best.semantic is not None:
-        features.append((0.4, _rescale(best.semantic)))
+    # Only English questions count the sentence similarity: for Vietnamese ones it only breaks
+    # ties between sentences, and the threshold was calibrated on word coverage.
+    semantic = best.semantic if language == "en" else None
+    if semantic is not None:
+        features.append((0.4, _rescale(semantic)))
     base = sum(w * f for w, f in features) / sum(w for w, _ in features)
     if qtype.kind != "other":
         base *= 1.0 if best.span is not None else 0.75
     none = (
         best.coverage < NO_EVIDENCE_COVERAGE
         and (top_sim == 0 or top_sim < NO_EVIDENCE_SIM)
-        and (best.semantic is None or best.semantic < NO_EVIDENCE_SIM)
+        and (semantic is None or semantic < NO_EVIDENCE_SIM)
     )
     return round(min(1.0, max(0.0, base)), 3), none
 
@@ -418,6 +422,7 @@ def answer_extractive(
     min_confidence: float = 0.0,
     max_citations: int = 3,
     sentence_similarity: SentenceSimilarity | None = None,
+    semantic_candidates: int = SEMANTIC_CANDIDATES,
 ) -> Answer:
     """Answer from the retrieved passages by quoting the sentence that answers, or abstain.
 
@@ -430,7 +435,10 @@ def answer_extractive(
         min_confidence: Abstain when the confidence is below this.
         max_citations: Sentences quoted at most (open questions only quote more than one).
         sentence_similarity: Optional `(question, sentences) -> cosines`, combined with word
-            overlap; meant for English questions.
+            overlap for the `semantic_candidates` best sentences by word overlap. English
+            questions share few words with Vietnamese articles and need many; for Vietnamese
+            questions a few settle near-ties between sentences that share the question's words.
+        semantic_candidates: How many sentences `sentence_similarity` scores (0: none).
 
     Returns:
         An `Answer` in the question's language: the short answer (a number, date, name or
@@ -457,7 +465,7 @@ def answer_extractive(
     if not cands:
         return _abstain(language)
     _coverage(cands, terms)
-    _score(cands, question, qtype, sentence_similarity)
+    _score(cands, question, qtype, sentence_similarity, semantic_candidates)
     picked = _pick(cands, qtype, max_citations)
     best = picked[0]
     asked = {t.folded for t in tokens(question)}

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from assistant.answer import answer_extractive
+from assistant.answer import SEMANTIC_CANDIDATES, answer_extractive
+from assistant.diacritics import restore_diacritics
 from assistant.history import normalize_history
 from assistant.language import detect_language
 from assistant.models import Answer, Passage
-from assistant.retrieve import Filters, HybridRetriever
+from assistant.retrieve import Filters, HybridRetriever, is_unaccented_vietnamese
 from assistant.settings import Settings
 from ingest.errors import UsageError
 from store.docstore import StoredArticle
@@ -130,6 +131,9 @@ class Assistant:
         rewrite = self.generator.rewrite(question, pairs) if self.generator and pairs else None
         rewritten = rewrite.question if rewrite else None
         search = rewritten or question
+        if is_unaccented_vietnamese(search):
+            # Marks restored once, for the search and for scoring sentences alike.
+            search = restore_diacritics(search, self.store.records)
         passages = self.retriever.retrieve(
             search, history=[] if rewritten else pairs, filters=parsed_filters, k=k
         )
@@ -139,7 +143,10 @@ class Assistant:
             passages,
             history=pairs,
             min_confidence=self.settings.assistant.min_confidence,
-            sentence_similarity=self._sentence_similarity if language == "en" else None,
+            sentence_similarity=self._sentence_similarity,
+            semantic_candidates=SEMANTIC_CANDIDATES
+            if language == "en"
+            else self.settings.assistant.semantic_sentences,
         )
         if self.generator is None:
             yield extractive, passages
@@ -150,7 +157,7 @@ class Assistant:
             yield (event, passages) if isinstance(event, Answer) else event
 
     def _sentence_similarity(self, question: str, sentences: list[str]) -> list[float]:
-        """Cross-lingual scores for English questions, where shared words are rare."""
+        """Question-sentence cosines; the question's vector is cached from the search."""
         embedder = self.store.embedder
         q = embedder.embed_queries([question])[0]
         s = embedder.embed_passages(sentences)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant.diacritics import restore_diacritics
 from assistant.language import detect_language
 from assistant.models import Passage
 from assistant.settings import AssistantSettings
@@ -31,7 +32,9 @@ _FOLLOW_UP = re.compile(
 
 
 # A Vietnamese question typed without diacritics embeds poorly (the model saw accented text),
-# while the folded BM25 keys match it exactly; so its dense ranking counts for less.
+# while the folded BM25 keys match it exactly. Its marks are restored from the store's word
+# counts (`assistant.diacritics`); when nothing could be restored, its dense ranking counts
+# for less.
 UNACCENTED_DENSE_FACTOR = 0.3
 
 
@@ -138,9 +141,13 @@ class HybridRetriever:
             queries.append((normalize_query(" ".join([*previous, question])), weight))
 
         dense_weight = s.dense_weight
+        dense_texts = [q for q, _ in queries]
         if is_unaccented_vietnamese(question):
-            dense_weight *= UNACCENTED_DENSE_FACTOR
-        vectors = self.store.embedder.embed_queries([q for q, _ in queries])
+            restored = [restore_diacritics(q, self.store.records) for q in dense_texts]
+            if restored[0] == dense_texts[0]:
+                dense_weight *= UNACCENTED_DENSE_FACTOR  # nothing restored: lean on BM25
+            dense_texts = restored
+        vectors = self.store.embedder.embed_queries(dense_texts)
         fused: dict[str, float] = defaultdict(float)
         similarity: dict[str, float] = {}
         lexical: dict[str, float] = {}

@@ -13,14 +13,16 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ingest.clean import fold_diacritics
 from ingest.models import Article, Chunk
-from store.lexical import index_tokens, match_expression
+from store.lexical import index_tokens, match_expression, word_forms
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -64,6 +66,13 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(keys, tokenize="unicode61 tokenchars '_'");
+CREATE TABLE IF NOT EXISTS word_forms (
+    form TEXT PRIMARY KEY,
+    folded TEXT NOT NULL,
+    n INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS word_forms_folded ON word_forms(folded);
+CREATE TABLE IF NOT EXISTS form_pairs (pair TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -127,6 +136,35 @@ def _delete_chunks(db: sqlite3.Connection, article_id: str) -> None:
     db.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
 
 
+def _count_forms(db: sqlite3.Connection, texts: Iterable[str], sign: int = 1) -> None:
+    """Add (or with sign -1, take away) the word forms and pairs of `texts` to the counts."""
+    forms: Counter[str] = Counter()
+    pairs: Counter[str] = Counter()
+    for text in texts:
+        f, p = word_forms(text)
+        forms.update(f)
+        pairs.update(p)
+    db.executemany(
+        "INSERT INTO word_forms(form, folded, n) VALUES (?, ?, ?) "
+        "ON CONFLICT(form) DO UPDATE SET n = n + excluded.n",
+        [(form, fold_diacritics(form), sign * n) for form, n in forms.items()],
+    )
+    db.executemany(
+        "INSERT INTO form_pairs(pair, n) VALUES (?, ?) "
+        "ON CONFLICT(pair) DO UPDATE SET n = n + excluded.n",
+        [(pair, sign * n) for pair, n in pairs.items()],
+    )
+
+
+def _stored_texts(db: sqlite3.Connection, article_ids: Iterable[str]) -> list[str]:
+    texts = []
+    for article_id in article_ids:
+        row = db.execute("SELECT title, text FROM articles WHERE id = ?", (article_id,)).fetchone()
+        if row:
+            texts.append(f"{row[0]}\n{row[1]}")
+    return texts
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -148,6 +186,8 @@ class DocStore:
         )
         self._freq_cache: dict[str, int] = {}
         self._freq_size = -1
+        self._form_total = 0
+        self._form_total_size = -1
 
     def close(self) -> None:
         with self._lock:
@@ -249,6 +289,8 @@ class DocStore:
         """Write articles as `pending` with their chunks, before any vector is written."""
         now = _now()
         with self.transaction() as db:
+            _count_forms(db, _stored_texts(db, [a.id for a in articles]), -1)  # replaced ones
+            _count_forms(db, (f"{a.title}\n{a.text}" for a in articles))
             for a in articles:
                 lo, hi = date_bounds(a.date)
                 db.execute(
@@ -295,10 +337,63 @@ class DocStore:
             )
 
     def delete_articles(self, article_ids: Iterable[str]) -> None:
+        article_ids = list(article_ids)
         with self.transaction() as db:
+            _count_forms(db, _stored_texts(db, article_ids), -1)
             for i in article_ids:
                 _delete_chunks(db, i)
                 db.execute("DELETE FROM articles WHERE id = ?", (i,))
+
+    # word forms (diacritic restoration) ----------------------------------------------------
+    def ensure_word_forms(self, batch: int = 500) -> None:
+        """Count the word forms of articles stored before the counts existed; once per store.
+
+        New and changed articles are counted as they are written; this catches up a store
+        built by an older version. Called under the ingest lock.
+        """
+        if self.get_meta("word_forms") == "1":
+            return
+        with self.transaction() as db:
+            db.execute("DELETE FROM word_forms")
+            db.execute("DELETE FROM form_pairs")
+            rows = db.execute("SELECT title, text FROM articles")
+            while part := rows.fetchmany(batch):
+                _count_forms(db, (f"{title}\n{text}" for title, text in part))
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('word_forms', '1')")
+
+    def form_candidates(self, folded: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
+        """Written forms seen for each folded syllable (`dang` -> `đảng`, `đang`...) with counts."""
+        keys = list(dict.fromkeys(folded))
+        out: dict[str, list[tuple[str, int]]] = {k: [] for k in keys}
+        if keys:
+            for form, key, n in self._query(
+                f"SELECT form, folded, n FROM word_forms WHERE n > 0 AND folded IN "
+                f"({','.join('?' * len(keys))})",
+                keys,
+            ):
+                out[key].append((form, n))
+        return out
+
+    def pair_counts(self, pairs: Iterable[str]) -> dict[str, int]:
+        wanted = list(dict.fromkeys(pairs))
+        found: dict[str, int] = {}
+        for i in range(0, len(wanted), 500):
+            part = wanted[i : i + 500]
+            found.update(
+                self._query(
+                    f"SELECT pair, n FROM form_pairs WHERE n > 0 AND pair IN "
+                    f"({','.join('?' * len(part))})",
+                    part,
+                )
+            )
+        return found
+
+    def form_total(self) -> int:
+        """All counted words, for unigram probabilities; cached until the index changes."""
+        if self._form_total_size != self._size:
+            self._form_total = self._query("SELECT COALESCE(SUM(n), 0) FROM word_forms")[0][0]
+            self._form_total_size = self._size
+        return self._form_total
 
     def orphan_ids(self) -> set[str]:
         """Articles no file links (left by a crash between unlinking and deleting)."""

@@ -17,6 +17,8 @@ LangChain (a slow import no question needs); `store.langchain_embeddings` wraps 
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -26,6 +28,8 @@ from ingest.errors import HoidapError
 from store.bert import MeanPoolingBert
 from store.model import resolve_model, without_progress_bars
 from store.settings import StoreSettings
+
+QUERY_CACHE_SIZE = 256  # recent question vectors kept
 
 
 class ModelLoadError(HoidapError):
@@ -116,6 +120,10 @@ class Embedder:
         self.query_prefix = query_prefix
         self.passage_prefix = passage_prefix
         self.batch_size = batch_size
+        # The same question is embedded to search and again to score sentences; a forward
+        # pass costs tens of milliseconds on a laptop CPU.
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: StoreSettings) -> Embedder:
@@ -144,7 +152,25 @@ class Embedder:
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         """Embed questions: float32, L2-normalized, shape ``(len(texts), dimension)``."""
-        return self._encode(texts, self.query_prefix)
+        with self._cache_lock:
+            known = {t: self._query_cache[t] for t in texts if t in self._query_cache}
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            for text, vector in zip(missing, self._encode(missing, self.query_prefix)):
+                known[text] = vector
+            with self._cache_lock:
+                for text in missing:
+                    self._query_cache[text] = known[text]
+                while len(self._query_cache) > QUERY_CACHE_SIZE:
+                    self._query_cache.popitem(last=False)
+        if not texts:
+            return np.empty((0, self._dimension), dtype=np.float32)
+        return np.stack([known[t] for t in texts])
+
+    def clear_query_cache(self) -> None:
+        """Forget cached question vectors (benchmarks measure a question's full cost)."""
+        with self._cache_lock:
+            self._query_cache.clear()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """LangChain interface: embed passages."""

@@ -9,10 +9,13 @@ typed without diacritics matches exactly as the accented one does.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from ingest.clean import fold_diacritics
 
 _WORD = re.compile(r"\w+")
+# Longer "words" are codes, URLs or run-together text, not syllables worth counting.
+MAX_FORM_LENGTH = 12
 # Tokens split by sentence punctuation are not paired: a pair across "." is not a word.
 _BREAK = re.compile(r"[.,;:!?()\[\]\"“”«»\n]+")
 
@@ -58,3 +61,24 @@ def query_terms(text: str) -> list[str]:
 def match_expression(terms: list[str]) -> str:
     """An FTS5 MATCH string that ORs the quoted terms (quotes make any token literal)."""
     return " OR ".join(f'"{t}"' for t in terms)
+
+
+def word_forms(text: str) -> tuple[Counter[str], Counter[str]]:
+    """Lower-cased written forms (`đảng`) and adjacent form pairs (`đảng viên`) with counts.
+
+    These are the statistics that restore diacritics to a question typed without them: the
+    store's own text says which accented form of `dang vien` its articles use.
+    """
+    forms: Counter[str] = Counter()
+    pairs: Counter[str] = Counter()
+    for part in _BREAK.split(text.lower()):
+        previous = None
+        for word in _WORD.findall(part):
+            if len(word) > MAX_FORM_LENGTH or not word.isalpha():
+                previous = None  # `ngày 30 tháng` has no pair `ngày tháng`
+                continue
+            forms[word] += 1
+            if previous:
+                pairs[f"{previous} {word}"] += 1
+            previous = word
+    return forms, pairs

@@ -143,6 +143,7 @@ class Store:
             StoreError: the store cannot be written (another ingest runs, wrong model).
         """
         with self._write_lock():
+            self.records.ensure_word_forms()
             indexer = Indexer(
                 self.records,
                 self._index,

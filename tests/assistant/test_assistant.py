@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from assistant.core import Assistant
+from assistant.diacritics import restore_diacritics
 from assistant.settings import Settings
 from ingest.errors import UsageError
 from store.store import Store
@@ -117,3 +118,27 @@ def test_runnable_invoke_stream_batch_agree(assistant):
 def test_empty_question_is_a_usage_error(assistant):
     with pytest.raises(UsageError):
         assistant.ask("   ")
+
+
+def test_diacritics_are_restored_from_the_stored_articles(assistant):
+    records = assistant.store.records
+    assert (
+        restore_diacritics("Tinh den 30-6 ket nap duoc bao nhieu dang vien?", records)
+        == "Tính đến 30-6 kết nạp được bao nhiêu đảng viên?"
+    )
+    # Case is kept, words typed with marks stay as typed, unknown words are left alone.
+    assert restore_diacritics("DANG VIEN o Gia Lai", records) == "ĐẢNG VIÊN ở Gia Lai"
+    assert restore_diacritics("Đang vien xyzzy", records) == "Đang viên xyzzy"
+
+
+def test_unaccented_question_retrieves_what_the_accented_one_does(assistant):
+    accented = assistant.respond("Tính đến 30-6 kết nạp được bao nhiêu đảng viên?")[1]
+    plain = assistant.respond("Tinh den 30-6 ket nap duoc bao nhieu dang vien?")[1]
+    assert [p.chunk_id for p in plain[:3]] == [p.chunk_id for p in accented[:3]]
+
+
+def test_sentences_rescored_by_the_model_when_asked(assistant):
+    settings = assistant.settings.with_overrides(assistant={"semantic_sentences": 2})
+    rescoring = Assistant(settings, assistant.store)
+    answer = rescoring.ask("Tính đến 30-6 kết nạp được bao nhiêu đảng viên?")
+    assert "787" in answer.text and cites(answer, ADMITTED)

@@ -69,6 +69,17 @@ def test_prefixes_are_added_by_the_embedder(embedder: Embedder, raw_model: Sente
     assert not np.allclose(query, unprefixed, atol=1e-3)
 
 
+def test_repeated_questions_come_from_the_cache_unchanged(
+    embedder: Embedder, raw_model: SentenceTransformer
+):
+    first = embedder.embed_queries([QUESTION_EN, QUESTION_VI, QUESTION_EN])
+    first[0] = 0.0  # a caller changing its copy does not change the cached vector
+    again = embedder.embed_queries([QUESTION_VI, QUESTION_EN])
+    expected = raw_encode(raw_model, ["query: " + QUESTION_VI, "query: " + QUESTION_EN])
+    np.testing.assert_allclose(again, expected, atol=1e-5)
+    np.testing.assert_allclose(first[1:], expected, atol=1e-5)
+
+
 @pytest.mark.parametrize("question", [QUESTION_VI, QUESTION_EN], ids=["vi", "en"])
 def test_question_ranks_the_right_passage_first(embedder: Embedder, question: str):
     scores = embedder.embed_passages(PASSAGES) @ embedder.embed_queries([question])[0]
