@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tqdm import tqdm
+
 from ingest.clean import fold_diacritics
 from ingest.models import Article, Chunk
 from store.lexical import index_tokens, match_expression, word_forms
@@ -345,20 +347,31 @@ class DocStore:
                 db.execute("DELETE FROM articles WHERE id = ?", (i,))
 
     # word forms (diacritic restoration) ----------------------------------------------------
-    def ensure_word_forms(self, batch: int = 500) -> None:
+    def ensure_word_forms(self, *, progress: bool = False, batch: int = 500) -> None:
         """Count the word forms of articles stored before the counts existed; once per store.
 
         New and changed articles are counted as they are written; this catches up a store
-        built by an older version. Called under the ingest lock.
+        built by an older version (about a minute for 40k articles). Called under the ingest
+        lock.
         """
         if self.get_meta("word_forms") == "1":
             return
         with self.transaction() as db:
             db.execute("DELETE FROM word_forms")
             db.execute("DELETE FROM form_pairs")
+            (total,) = db.execute("SELECT COUNT(*) FROM articles").fetchone()
+            bar = tqdm(
+                total=total,
+                desc="Counting word forms (once)",
+                unit="article",
+                disable=not progress or not total,
+                leave=False,
+            )
             rows = db.execute("SELECT title, text FROM articles")
             while part := rows.fetchmany(batch):
                 _count_forms(db, (f"{title}\n{text}" for title, text in part))
+                bar.update(len(part))
+            bar.close()
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('word_forms', '1')")
 
     def form_candidates(self, folded: Iterable[str]) -> dict[str, list[tuple[str, int]]]:

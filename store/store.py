@@ -143,7 +143,7 @@ class Store:
             StoreError: the store cannot be written (another ingest runs, wrong model).
         """
         with self._write_lock():
-            self.records.ensure_word_forms()
+            self.records.ensure_word_forms(progress=progress)
             indexer = Indexer(
                 self.records,
                 self._index,
