@@ -30,7 +30,9 @@ class AssistantSettings(BaseSettings):
     lexical_weight: float = Field(1.0, ge=0, description="Weight of BM25 results in the fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     history_weight: float = Field(
-        0.6, ge=0, description="Weight of the search that includes previous questions (follow-ups)."
+        0.6,
+        ge=0,
+        description="Weight of the follow-up search that includes previous questions and answers.",
     )
     semantic_sentences: int = Field(
         0,
