@@ -402,15 +402,35 @@ def _citation(n: int, c: _Sentence) -> Citation:
     )
 
 
+# Lead-ins of a composed answer, for one article and for several. `_compose` writes them;
+# `strip_lead` takes them off an earlier answer read back for a follow-up's search.
+_LEADS: dict[Language, tuple[str, str]] = {
+    "vi": ("Theo bài báo", "Theo các bài báo"),
+    "en": ("According to the article", "According to the articles"),
+}
+_SAYS = ("The article says", "The articles say")  # English, when there is no short answer
+_LEAD_PREFIX = re.compile(
+    "^(?:"
+    + "|".join(
+        re.escape(lead)
+        for lead in sorted({*_SAYS, *_LEADS["vi"], *_LEADS["en"]}, key=len, reverse=True)
+    )
+    + r")\s*:\s*",
+    re.IGNORECASE,
+)
+
+
+def strip_lead(answer: str) -> str:
+    """An answer's text without the lead-in `_compose` put before it ("Theo bài báo: ")."""
+    return _LEAD_PREFIX.sub("", answer)
+
+
 def _compose(language: Language, short: str | None, quotes: list[str], articles: int) -> str:
     marked = " ".join(f"{q} [{n}]" for n, q in enumerate(quotes, 1))
-    if language == "en":
-        lead = "According to the articles" if articles > 1 else "According to the article"
-        if short:
-            return f"{lead}: {short} — {marked}"
-        says = "The articles say" if articles > 1 else "The article says"
-        return f"{says}: {marked}"
-    lead = "Theo các bài báo" if articles > 1 else "Theo bài báo"
+    several = articles > 1
+    if language == "en" and not short:
+        return f"{_SAYS[several]}: {marked}"
+    lead = _LEADS[language][several]
     return f"{lead}: {short} — {marked}" if short else f"{lead}: {marked}"
 
 

@@ -38,6 +38,9 @@ với ai. như thế nào. thế nào. ra sao. tại sao. vì sao. mấy. có m�
 hay không. có phải. được không. tính đến. tính từ. tính tới
 """
 _QUESTION_FORMS, _QUESTION_PAIRS = word_forms(QUESTION_PHRASES)
+_QUESTION_FORMS_BY_KEY: dict[str, set[str]] = {}
+for _form in _QUESTION_FORMS:
+    _QUESTION_FORMS_BY_KEY.setdefault(fold_diacritics(_form), set()).add(_form)
 
 
 class FormCounts(Protocol):
@@ -64,13 +67,15 @@ def restore_diacritics(text: str, counts: FormCounts) -> str:
     folded = [fold_diacritics(w) for w in words]
     found = counts.form_candidates(folded)
     unigram: Counter[str] = Counter()
-    for forms in found.values():
+    options: dict[str, set[str]] = {}
+    for key, forms in found.items():
         unigram.update(dict(forms))
-    for form, n in _QUESTION_FORMS.items():
-        if fold_diacritics(form) in found:
-            unigram[form] += n * QUESTION_COUNT
+        options[key] = {form for form, _ in forms} | _QUESTION_FORMS_BY_KEY.get(key, set())
+    for key in found.keys() & _QUESTION_FORMS_BY_KEY.keys():
+        for form in _QUESTION_FORMS_BY_KEY[key]:
+            unigram[form] += _QUESTION_FORMS[form] * QUESTION_COUNT
     candidates = [
-        sorted({f for f in unigram if fold_diacritics(f) == key} | {word})
+        sorted(options[key] | {word})
         if word == key  # a word typed with its marks is kept as typed
         else [word]
         for word, key in zip(words, folded)

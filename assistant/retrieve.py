@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.answer import ABSTAIN_TEXT
+from assistant.answer import ABSTAIN_TEXT, strip_lead
 from assistant.diacritics import restore_diacritics
 from assistant.language import detect_language
 from assistant.models import Passage
@@ -82,9 +82,6 @@ class Filters:
 # sentence); its start joins the earlier questions in a follow-up's second search. On ViCoQA
 # dev this raised hit@5 from 0.818 to 0.844 (docs/EVALUATION.md).
 HISTORY_ANSWER_CHARS = 200
-_ANSWER_LEAD = re.compile(
-    r"^(theo (các )?bài báo|according to the articles?|the articles? says?)\s*:\s*", re.IGNORECASE
-)
 _MARKER = re.compile(r"\[\d+\]")
 
 
@@ -93,7 +90,7 @@ def answer_context(answer: str) -> str:
     answer = answer.strip()
     if not answer or answer in ABSTAIN_TEXT.values():
         return ""
-    return _MARKER.sub(" ", _ANSWER_LEAD.sub("", answer))[:HISTORY_ANSWER_CHARS].strip()
+    return _MARKER.sub(" ", strip_lead(answer))[:HISTORY_ANSWER_CHARS].strip()
 
 
 def is_follow_up(question: str) -> bool:
