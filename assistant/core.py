@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from assistant.answer import SEMANTIC_CANDIDATES, answer_extractive
-from assistant.diacritics import restore_diacritics
+from assistant.answering.rules import SEMANTIC_CANDIDATES, answer_extractive
 from assistant.history import normalize_history
-from assistant.language import detect_language
 from assistant.models import Answer, Passage
-from assistant.retrieve import Filters, HybridRetriever, is_unaccented_vietnamese
+from assistant.question import Question, analyse
+from assistant.retrieval.retriever import Filters, HybridRetriever
 from assistant.settings import Settings
 from ingest.errors import UsageError
 from store.docstore import StoredArticle
@@ -24,7 +23,9 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.runnables import Runnable
 
+    from assistant.langchain_retriever import HoidapRetriever
     from assistant.llm.generate import GenerativeAnswerer
+    from assistant.reading.reader import Reader
 
 
 class Assistant:
@@ -38,13 +39,23 @@ class Assistant:
     """
 
     def __init__(
-        self, settings: Settings, store: Store, *, chat_model: BaseChatModel | None = None
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        chat_model: BaseChatModel | None = None,
+        reader: Reader | None = None,
     ) -> None:
-        """`chat_model` overrides `settings.llm.llm` (any LangChain chat model)."""
+        """Hold the store; models load on first use.
+
+        `chat_model` overrides `settings.llm.llm` (any LangChain chat model); `reader` shares a
+        loaded reader between assistants.
+        """
         self.settings = settings
         self.store = store
         self.retriever = HybridRetriever(store, settings.assistant)
         self.generator: GenerativeAnswerer | None = None
+        self._reader: Reader | None = reader
         if chat_model is not None or settings.llm.llm:
             # Built now so a wrong --llm fails at start-up, not at the first question; a local
             # model's weights still load on first use.
@@ -129,32 +140,72 @@ class Assistant:
         pairs = normalize_history(history)
         parsed_filters = Filters.from_dict(filters)
         rewrite = self.generator.rewrite(question, pairs) if self.generator and pairs else None
-        rewritten = rewrite.question if rewrite else None
-        search = rewritten or question
-        if is_unaccented_vietnamese(search):
-            # Marks restored once, for the search and for scoring sentences alike.
-            search = restore_diacritics(search, self.store.records)
-        passages = self.retriever.retrieve(
-            search, history=[] if rewritten else pairs, filters=parsed_filters, k=k
-        )
-        language = detect_language(question)
-        extractive = answer_extractive(
-            search,
-            passages,
-            history=pairs,
-            min_confidence=self.settings.assistant.min_confidence,
-            sentence_similarity=self._sentence_similarity,
-            semantic_candidates=SEMANTIC_CANDIDATES
-            if language == "en"
-            else self.settings.assistant.semantic_sentences,
-        )
+        # Analysed once (language, restored marks, follow-up): every stage below reads it.
+        if rewrite and rewrite.question:  # a failed rewrite keeps the conversation instead
+            asked = analyse(rewrite.question, (), self.store.records)
+        else:
+            asked = analyse(question, pairs, self.store.records)
+        language = asked.language
+        if self.settings.assistant.reader:
+            # The reader reads a few more passages than are kept and reorders them.
+            k = k or self.settings.assistant.top_k
+            wider = max(k, self.settings.assistant.reader_passages)
+            retrieved = self.retriever.retrieve(asked, filters=parsed_filters, k=wider)
+            extractive, passages = self._read(asked, retrieved)
+            passages = passages[:k]
+        else:
+            retrieved = passages = self.retriever.retrieve(asked, filters=parsed_filters, k=k)
+            extractive = self._extract_by_rules(asked, passages, pairs)
         if self.generator is None:
             yield extractive, passages
             return
+        # The LLM reads the passages in retrieval order: its prompt takes the first few, cut to
+        # the characters nearest the question, and was tuned on that order.
         for event in self.generator.stream(
-            question, passages, language, extractive, rewrite=rewrite
+            question, retrieved[:k], language, extractive, rewrite=rewrite
         ):
             yield (event, passages) if isinstance(event, Answer) else event
+
+    @property
+    def reader(self) -> Reader:
+        """The trained reader, loaded (and its weights checked) on first use."""
+        if self._reader is None:
+            from assistant.reading.reader import Reader
+            from store.model import build_default_model
+
+            base = build_default_model(self.settings.store.cache_dir)
+            self._reader = Reader(base, quantize=self.settings.assistant.reader_int8)
+        return self._reader
+
+    def _read(self, asked: Question, passages: list[Passage]) -> tuple[Answer, list[Passage]]:
+        """The extractive answer read by the trained reader, and the passages it reordered."""
+        from assistant.reading.answer import answer_with_reader
+
+        s = self.settings.assistant
+        return answer_with_reader(
+            asked,
+            passages,
+            self.reader,
+            threshold=s.reader_threshold,
+            candidates=s.reader_sentences,
+            lexical_weight=s.reader_lexical_weight,
+            typed_spans=s.reader_typed_spans,
+            english_lexical_weight=s.reader_english_lexical_weight,
+        )
+
+    def _extract_by_rules(self, asked: Question, passages: list[Passage], pairs: list) -> Answer:
+        """The extractive answer of the word-overlap rules (`HOIDAP_READER=false`)."""
+        s = self.settings.assistant
+        return answer_extractive(
+            asked.search,
+            passages,
+            history=pairs,
+            min_confidence=s.min_confidence,
+            sentence_similarity=self._sentence_similarity,
+            semantic_candidates=SEMANTIC_CANDIDATES
+            if asked.language == "en"
+            else s.semantic_sentences,
+        )
 
     def _sentence_similarity(self, question: str, sentences: list[str]) -> list[float]:
         """Question-sentence cosines; the question's vector is cached from the search."""
@@ -164,7 +215,10 @@ class Assistant:
         return [float(x) for x in np.asarray(s) @ q]
 
     def as_runnable(self) -> Runnable[dict[str, Any], dict[str, Any]]:
-        """The chain API: `{"question", "chat_history", "filters"}` in, the answer as a dict out."""
+        """The chain API: `{"question", "chat_history", "filters"}` in, the answer as a dict out.
+
+        `"passages": true` in the input fills the answer's `passages` with the retrieved ones.
+        """
         from langchain_core.runnables import RunnableLambda  # slow import; only chain users pay
 
         def run(inputs: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -172,13 +226,17 @@ class Assistant:
             # which is also what `invoke` and `batch` return.
             if isinstance(inputs, str):
                 inputs = {"question": inputs}
-            for event in self.stream(
+            for event in self._answer_events(
                 inputs.get("question", ""),
                 inputs.get("chat_history") or inputs.get("history"),
                 inputs.get("filters"),
-                k=inputs.get("k"),
+                inputs.get("k"),
             ):
-                yield event.to_dict() if isinstance(event, Answer) else {"delta": event}
+                if isinstance(event, tuple):
+                    answer, passages = event
+                    yield answer.to_dict(passages if inputs.get("passages") else None)
+                else:
+                    yield {"delta": event}
 
         return RunnableLambda(run, name="hoidap")
 
@@ -203,3 +261,15 @@ class Assistant:
 
     def close(self) -> None:
         self.store.close()
+
+    def as_retriever(
+        self, *, k: int | None = None, filters: dict[str, Any] | None = None
+    ) -> HoidapRetriever:
+        """The retrieval alone as a LangChain `BaseRetriever`, for chains of one's own.
+
+        It returns `Document`s of stored passages (best first) with the article's ids, title,
+        date, source, url and the passage's `start`/`end` in the article as metadata.
+        """
+        from assistant.langchain_retriever import HoidapRetriever  # imports langchain_core
+
+        return HoidapRetriever(hybrid=self.retriever, k=k, filters=filters)

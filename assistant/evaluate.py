@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,9 @@ from typing import Any
 from tqdm import tqdm
 
 from assistant.core import Assistant
+from assistant.language import detect_language
 from assistant.models import Answer, Passage
+from assistant.reading.split import fold_of
 from assistant.settings import Settings
 from ingest.clean import clean_line, fold_diacritics
 from ingest.errors import UsageError
@@ -41,21 +41,34 @@ class Context:
 
 @dataclass(frozen=True)
 class Item:
+    """A question; `kind` is `vi`, `en`, `followup` or `nearmiss` (its article lacks the answer)."""
+
     qid: str
     question: str
     golds: tuple[str, ...]
     context: str
     history: tuple[tuple[str, str], ...] = ()
+    kind: str = "vi"
+    no_diacritics: bool = False
 
 
 @dataclass
 class Dataset:
+    """Questions and their articles; `articles_file` is set when the articles come as JSONL."""
+
     contexts: dict[str, Context] = field(default_factory=dict)
     items: list[Item] = field(default_factory=list)
+    articles_file: Path | None = None
 
 
-def load_dataset(path: Path) -> Dataset:
-    """Read SQuAD v1/v2 style (`data[].paragraphs[].qas[]`) or ViCoQA (`data[].story`)."""
+def load_dataset(path: Path, articles: Path | None = None) -> Dataset:
+    """Read a SQuAD, ViCoQA or `taynguyen_qa.jsonl` file.
+
+    SQuAD v1/v2 is `data[].paragraphs[].qas[]`, ViCoQA `data[].story`; `taynguyen_qa.jsonl`
+    has one question a line, naming an article of the `articles` JSONL.
+    """
+    if path.suffix == ".jsonl":
+        return _load_article_questions(path, articles)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         entries = raw["data"] if isinstance(raw, dict) else raw
@@ -75,8 +88,9 @@ def load_dataset(path: Path) -> Dataset:
                     for g in (a.get("span_text", ""), a.get("input_text", ""))
                     if g.strip()
                 )
+                kind = "followup" if history else "vi"
                 data.items.append(
-                    Item(f"{key}-{q['turn_id']}", q["input_text"], golds, key, tuple(history))
+                    Item(f"{key}-{q['turn_id']}", q["input_text"], golds, key, tuple(history), kind)
                 )
                 history.append((q["input_text"], a.get("input_text", "")))
             continue
@@ -87,7 +101,54 @@ def load_dataset(path: Path) -> Dataset:
                 if qa.get("is_impossible"):
                     continue
                 golds = tuple(a["text"] for a in qa.get("answers", []) if a.get("text"))
-                data.items.append(Item(str(qa.get("id")), qa["question"], golds, key))
+                kind = "en" if detect_language(qa["question"]) == "en" else "vi"
+                data.items.append(Item(str(qa.get("id")), qa["question"], golds, key, kind=kind))
+    if not data.items:
+        raise UsageError(f"{path}: no questions found")
+    return data
+
+
+KINDS = ("vi", "en", "followup", "nearmiss")
+
+
+def _load_article_questions(path: Path, articles: Path | None) -> Dataset:
+    """Lines of `article_id`, `kind`, `question`, `answer`, `alt_answers`, `history`."""
+    if articles is None:
+        guess = path.parent.parent / "corpus" / "taynguyen.jsonl"
+        if not guess.is_file():
+            raise UsageError(
+                f"{path} names its articles by id: pass the articles' JSONL with --articles."
+            )
+        articles = guess
+    data = Dataset(articles_file=articles)
+    try:
+        with articles.open(encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    row = json.loads(line)
+                    key = str(row["id"])
+                    data.contexts[key] = Context(key, str(row.get("title") or key), row["text"])
+        with path.open(encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+    except (OSError, ValueError, KeyError) as e:
+        raise UsageError(f"{path}: not a question JSONL file with its articles ({e})") from e
+    for n, row in enumerate(rows):
+        key, kind = str(row.get("article_id")), row.get("kind", "vi")
+        if key not in data.contexts or kind not in KINDS or not row.get("question"):
+            raise UsageError(f"{path}:{n + 1}: unknown article, kind or no question")
+        golds = tuple(g for g in [row.get("answer"), *row.get("alt_answers", [])] if g)
+        history = tuple((str(q), str(a)) for q, a in row.get("history") or [])
+        data.items.append(
+            Item(
+                f"{key}-{n}",
+                row["question"],
+                golds,
+                key,
+                history,
+                kind,
+                bool(row.get("no_diacritics")),
+            )
+        )
     if not data.items:
         raise UsageError(f"{path}: no questions found")
     return data
@@ -145,9 +206,13 @@ class Outcome:
 
 
 def _split(
-    data: Dataset, limit: int | None, holdout: int
+    data: Dataset, limit: int | None, holdout: int, fold: str | None
 ) -> tuple[list[Item], list[Item], list[Context]]:
-    """Answerable items (their contexts stored) and held-out items (contexts not stored)."""
+    """Answerable items (their contexts stored) and held-out items (contexts not stored).
+
+    With `fold`, only questions on articles of that fold of the reader's split are asked
+    (`test`: articles the reader never trained on); every article is still stored.
+    """
     keys = list(data.contexts)
     held: list[Item] = []
     held_keys: set[str] = set()
@@ -158,9 +223,13 @@ def _split(
             if len(held) >= holdout:
                 break
         held = held[:holdout]
-    items = [i for i in data.items if i.context not in held_keys][: limit or None]
+    items = [i for i in data.items if i.context not in held_keys]
+    if fold:
+        folds = {k: fold_of(c.text) for k, c in data.contexts.items()}
+        items = [i for i in items if folds[i.context] == fold]
+        held = [i for i in held if folds[i.context] == fold]
     stored = [c for k, c in data.contexts.items() if k not in held_keys]
-    return items, held, stored
+    return items[: limit or None], held, stored
 
 
 def evaluate(
@@ -169,83 +238,148 @@ def evaluate(
     *,
     work_dir: Path,
     distractors: list[Path] = (),  # type: ignore[assignment]
+    articles: Path | None = None,
     limit: int | None = None,
     holdout: int = 0,
+    fold: str | None = None,
+    baseline: bool = False,
     strip_diacritics: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Ingest the data set (plus distractors), ask every question, return the metrics."""
-    data = load_dataset(data_path)
-    items, held, contexts = _split(data, limit, holdout)
+    """Ingest the data set (plus distractors), ask every question, return the metrics.
+
+    `baseline`: also answer every question with the word-overlap rules (no reader) from the
+    same store in the same run, under `"baseline"`.
+    """
+    data = load_dataset(data_path, articles)
+    items, held, contexts = _split(data, limit, holdout, fold)
     work_dir.mkdir(parents=True, exist_ok=True)
-    contexts_file = work_dir / "contexts.jsonl"
-    with contexts_file.open("w", encoding="utf-8") as out:
-        for c in contexts:
-            row = {"id": c.key, "title": c.title, "text": c.text, "source": "EVAL"}
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    if data.articles_file is not None and not holdout:
+        contexts_file = data.articles_file  # the articles as they are, ids and all
+    else:
+        contexts_file = work_dir / "contexts.jsonl"
+        with contexts_file.open("w", encoding="utf-8") as out:
+            for c in contexts:
+                row = {"id": c.key, "title": c.title, "text": c.text, "source": "EVAL"}
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
     settings = settings.with_overrides(store={"store": work_dir / "store"})
     assistant = Assistant.from_settings(settings)
     started = time.perf_counter()
-    report = assistant.ingest([contexts_file, *distractors], prune=True, progress=progress)
+    files = [contexts_file, *(d for d in distractors if d.resolve() != contexts_file.resolve())]
+    report = assistant.ingest(files, prune=True, progress=progress)
     ingest_seconds = time.perf_counter() - started
     if report.failed:
         failed = [f.reason for f in report.files if f.status == "failed"]
         raise UsageError(f"Ingest failed: {'; '.join(str(r) for r in failed)}")
     article_of = {a.external_id: a.id for a in read_file(contexts_file, settings.ingest).articles}
-    # With an LLM, the extractive answerer answers the same questions from the same store, so
-    # the two modes are compared on one run.
+    # The baseline and the extractive answerer under an LLM answer the same questions from the
+    # same store, so the modes are compared on one run.
     extractive = (
         Assistant(_without_llm(settings), assistant.store) if assistant.generator else assistant
     )
+    rules = (
+        Assistant(_without_reader(_without_llm(settings)), assistant.store) if baseline else None
+    )
 
-    def run(batch: list[Item], desc: str, by: Assistant) -> Iterator[Outcome]:
+    def run(batch: list[Item], desc: str, by: Assistant) -> list[Outcome]:
+        out = []
         for item in tqdm(batch, desc=desc, unit="q", disable=not progress):
             question = strip_marks(item.question) if strip_diacritics else item.question
             t0 = time.perf_counter()
             answer, passages = by.respond(question, list(item.history))
             latency = (time.perf_counter() - t0) * 1000
-            yield Outcome(item, answer, passages, latency, article_of.get(item.context))
+            out.append(Outcome(item, answer, passages, latency, article_of.get(item.context)))
+        return out
 
-    outcomes = list(run(items, "Answerable", extractive))
-    held_outcomes = list(run(held, "Held out", extractive))
-    generated = list(run(items, "Generative", assistant)) if assistant.generator else []
+    outcomes = run(items, "Answerable", extractive)
+    held_outcomes = run(held, "Held out", extractive)
+    generated = run(items, "Generative", assistant) if assistant.generator else []
+    baseline_outcomes = run(items, "Baseline (rules)", rules) if rules else []
+    baseline_held = run(held, "Baseline held out", rules) if rules else []
     articles_in_store = assistant.stats().articles
     assistant.close()
 
-    n = len(outcomes)
-    latencies = [o.latency_ms for o in outcomes + held_outcomes]
-    answered = [o for o in outcomes if not o.answer.abstained]
     metrics: dict[str, Any] = {
         "data": str(data_path),
-        "questions": n,
+        "fold": fold or "all",
         "diacritics_stripped": strip_diacritics,
-        "multi_turn": sum(1 for o in outcomes if o.item.history),
         "articles_in_store": articles_in_store,
         "ingest_seconds": round(ingest_seconds, 1),
+        **summarize(outcomes, held_outcomes),
+        "settings": settings.assistant.model_dump(),
+    }
+    if baseline_outcomes:
+        metrics["baseline"] = summarize(baseline_outcomes, baseline_held)
+    if generated:
+        metrics["generative"] = generative_metrics(generated, settings)
+    return metrics
+
+
+def _answer_measures(outcomes: list[Outcome]) -> dict[str, Any]:
+    n = max(1, len(outcomes))
+    answered = [o for o in outcomes if not o.answer.abstained]
+    return {
+        "questions": len(outcomes),
         "hit@1": sum(o.hit(1) for o in outcomes) / n,
         "hit@5": sum(o.hit(5) for o in outcomes) / n,
         "answer_contains": sum(contains_gold(o.answer.text, o.item.golds) for o in answered) / n,
-        "short_f1": statistics.fmean(token_f1(o.answer.short, o.item.golds) for o in outcomes),
+        "short_f1": sum(token_f1(o.answer.short, o.item.golds) for o in outcomes) / n,
         "abstained": sum(o.answer.abstained for o in outcomes) / n,
+    }
+
+
+def summarize(outcomes: list[Outcome], held_outcomes: list[Outcome]) -> dict[str, Any]:
+    """Every measure of one answering mode: overall, by question kind, near-misses, held out.
+
+    A near-miss question's article does not state its answer: it counts as right when the
+    answer abstains or cites only other articles.
+    """
+    nearmiss = [o for o in outcomes if o.item.kind == "nearmiss"]
+    answerable = [o for o in outcomes if o.item.kind != "nearmiss"]
+    latencies = [o.latency_ms for o in outcomes + held_outcomes]
+    out: dict[str, Any] = {
+        **_answer_measures(answerable),
+        "multi_turn": sum(1 for o in answerable if o.item.history),
         "latency_ms": {
             "p50": round(_percentile(latencies, 0.5), 1),
             "p95": round(_percentile(latencies, 0.95), 1),
             "p99": round(_percentile(latencies, 0.99), 1),
         },
-        "settings": settings.assistant.model_dump(),
     }
+    kinds = sorted({o.item.kind for o in answerable})
+    if len(kinds) > 1:
+        out["by_kind"] = {
+            k: _answer_measures([o for o in answerable if o.item.kind == k]) for k in kinds
+        }
+    if nearmiss:
+        out["nearmiss"] = {
+            "questions": len(nearmiss),
+            "not_answered_from_own_article": sum(
+                all(c.article_id != o.article_id for c in o.answer.citations) for o in nearmiss
+            )
+            / len(nearmiss),
+            "abstained": sum(o.answer.abstained for o in nearmiss) / len(nearmiss),
+            "calibration": calibrate(
+                [o.answer.confidence for o in answerable],
+                [o.answer.confidence for o in nearmiss],
+            ),
+        }
     if held_outcomes:
-        metrics["held_out_questions"] = len(held_outcomes)
-        metrics["held_out_abstained"] = sum(o.answer.abstained for o in held_outcomes) / len(
+        out["held_out_questions"] = len(held_outcomes)
+        out["held_out_abstained"] = sum(o.answer.abstained for o in held_outcomes) / len(
             held_outcomes
         )
-        metrics["calibration"] = calibrate(
-            [o.answer.confidence for o in outcomes], [o.answer.confidence for o in held_outcomes]
+        out["calibration"] = calibrate(
+            [o.answer.confidence for o in answerable],
+            [o.answer.confidence for o in held_outcomes],
         )
-    metrics["citations"] = citation_metrics(outcomes)
-    if generated:
-        metrics["generative"] = generative_metrics(generated, settings)
-    return metrics
+    out["citations"] = citation_metrics(answerable)
+    return out
+
+
+def _without_reader(settings: Settings) -> Settings:
+    """The answerer before the reader: word-overlap rules, English questions through BM25 too."""
+    return settings.with_overrides(assistant={"reader": False, "english_bm25": True})
 
 
 def _without_llm(settings: Settings) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -15,7 +16,9 @@ class Passage:
     `start`/`end` are character offsets of `text` in `article_text`.
     `score` is the fused retrieval score (higher is better); `similarity` is the cosine
     similarity of the dense retrieval (0 when only the lexical index found it), used for
-    abstention; `lexical` is the BM25 score (0 when only dense found it).
+    abstention; `lexical` is the BM25 score (0 when only dense found it). `article_id` is the
+    store's content hash; `external_id` is the archive's own id (the JSONL `id`), which a
+    newsroom needs to open the story in its own system.
     """
 
     chunk_id: str
@@ -31,11 +34,22 @@ class Passage:
     date: str | None = None
     source: str | None = None
     url: str | None = None
+    external_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The passage as the JSON APIs return it: without the whole article's text."""
+        data = asdict(self)
+        del data["article_text"]
+        return data
 
 
 @dataclass(frozen=True)
 class Citation:
-    """Citation `[n]` of an answer: the quoted sentence(s) and where they stand in the article."""
+    """Citation `[n]` of an answer: the quoted sentence(s) and where they stand in the article.
+
+    `article_id` is the store's id (for `/article`, `hoidap article`); `external_id` and `url`
+    are the archive's own id and link, when the article came with them.
+    """
 
     n: int
     article_id: str
@@ -47,6 +61,7 @@ class Citation:
     date: str | None = None
     source: str | None = None
     url: str | None = None
+    external_id: str | None = None
 
 
 @dataclass
@@ -87,5 +102,12 @@ class Answer:
     notice: str | None = None
     generation: Generation | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self, passages: Sequence[Passage] | None = None) -> dict[str, Any]:
+        """The answer object of every JSON surface (`ask --json`, `--batch`, the chain, `/ask`).
+
+        One schema, documented in docs/API.md: `passages` (the retrieved passages with their
+        scores) is always there, null unless the caller asked for them.
+        """
+        data = asdict(self)
+        data["passages"] = None if passages is None else [p.to_dict() for p in passages]
+        return data

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assistant.llm.settings import LlmSettings
-from assistant.ui_settings import UiSettings
+from assistant.ui.settings import UiSettings
 from ingest.errors import UsageError
 from ingest.settings import IngestSettings
 from store.settings import StoreSettings
@@ -29,6 +29,13 @@ class AssistantSettings(BaseSettings):
     dense_weight: float = Field(1.0, ge=0, description="Weight of dense results in the fusion.")
     lexical_weight: float = Field(1.0, ge=0, description="Weight of BM25 results in the fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    english_bm25: bool = Field(
+        False,
+        description=(
+            "Fuse BM25 results for English questions too (off: dense only; BM25 over English "
+            "words adds noise)."
+        ),
+    )
     history_weight: float = Field(
         0.6,
         ge=0,
@@ -45,7 +52,56 @@ class AssistantSettings(BaseSettings):
         ),
     )
     min_confidence: float = Field(
-        0.35, ge=0, le=1, description="Below this answer confidence the assistant abstains."
+        0.35,
+        ge=0,
+        le=1,
+        description="Rules answerer (HOIDAP_READER=false): abstain below this confidence.",
+    )
+    reader: bool = Field(
+        True,
+        description=(
+            "Answer with the trained reader (a cross-encoder shipped in the package); false: "
+            "the word-overlap rules."
+        ),
+    )
+    reader_threshold: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="The reader abstains when no sentence answers with this probability.",
+    )
+    reader_passages: int = Field(
+        5,
+        ge=1,
+        le=50,
+        description="Retrieved passages the reader reads and reorders before TOP_K are kept.",
+    )
+    reader_sentences: int = Field(
+        12, ge=1, le=64, description="Candidate sentences the reader reads per question."
+    )
+    reader_lexical_weight: float = Field(
+        2.0,
+        ge=0,
+        description="Weight of word overlap with the question added to the reader's score.",
+    )
+    reader_english_lexical_weight: float = Field(
+        6.0,
+        ge=0,
+        description="`READER_LEXICAL_WEIGHT` for English questions (overlap through the glossary).",
+    )
+    reader_typed_spans: bool = Field(
+        True,
+        description=(
+            "Short answers of typed questions (numbers, dates, names, places) from the typed-span "
+            "rules when they find one; false: always the reader's span."
+        ),
+    )
+    reader_int8: bool = Field(
+        False,
+        description=(
+            "Run the reader's linear layers in int8 (dynamic quantization): faster, but it "
+            "moves the reader's probabilities too far on these weights; off by default."
+        ),
     )
 
 

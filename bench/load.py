@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.render import chat_text  # noqa: E402
+from assistant.ui.render import chat_text  # noqa: E402
 
 # (question, text the answer must contain), about data/sample.
 QUESTIONS: list[tuple[str, str]] = [

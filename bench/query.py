@@ -5,7 +5,8 @@ Usage:
                           [--replicate-to 200000 --work DIR2] [--strip-diacritics]
 
 Measures, on the store in DIR (copied first when replicating):
-- warm `Assistant.ask` latency (p50/p95/max) over real dev-set questions, hybrid and dense-only;
+- warm `Assistant.ask` latency (p50/p95/max) over real dev-set questions: the default (hybrid
+  retrieval, the trained reader), dense-only, and the word-overlap rules without the reader;
 - cold start: a new `hoidap ask` process, from exec to the printed answer (median of 3);
 - peak resident memory of the warm process and of a cold `hoidap ask`.
 With --strip-diacritics the questions are asked without their marks, which the assistant
@@ -134,6 +135,8 @@ def measure(store_dir: Path, questions: list[str]) -> dict[str, object]:
     dense_settings = settings.with_overrides(assistant={"lexical_weight": 0.0})
     dense = Assistant(dense_settings, assistant.store)
     dense_only = warm_latencies(dense, questions)
+    rules = Assistant(settings.with_overrides(assistant={"reader": False}), assistant.store)
+    without_reader = warm_latencies(rules, questions)
     assistant.close()
     return {
         "articles": stats.articles,
@@ -141,6 +144,7 @@ def measure(store_dir: Path, questions: list[str]) -> dict[str, object]:
         "questions": len(questions),
         "warm_hybrid": hybrid,
         "warm_dense_only": dense_only,
+        "warm_rules_without_reader": without_reader,
         "warm_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "cold_start": cold_start(store_dir, questions[0]),
     }

@@ -41,8 +41,16 @@ def embedder(e5_model_path: Path):
     return Embedder.from_settings(StoreSettings())
 
 
+@pytest.fixture(scope="session")
+def reader(e5_model_path: Path):
+    """The shipped reader, loaded once for the run."""
+    from assistant.reading.reader import Reader
+
+    return Reader(e5_model_path)
+
+
 @pytest.fixture
-def make_assistant(embedder, tmp_path: Path):
+def make_assistant(embedder, reader, tmp_path: Path):
     """Build Assistants over fresh stores that share the loaded model."""
     from assistant.core import Assistant
     from assistant.settings import Settings
@@ -54,7 +62,7 @@ def make_assistant(embedder, tmp_path: Path):
         settings = Settings.load().with_overrides(
             store={"store": tmp_path / f"store{len(made)}", **store_overrides}
         )
-        assistant = Assistant(settings, Store(settings.store, embedder=embedder))
+        assistant = Assistant(settings, Store(settings.store, embedder=embedder), reader=reader)
         made.append(assistant)
         return assistant
 
@@ -98,7 +106,7 @@ def free_port_fixture():
 
 
 @pytest.fixture(scope="module")
-def served(embedder, tmp_path_factory):
+def served(embedder, reader, tmp_path_factory):
     """The real app on a free loopback port over a store holding the sample article.
 
     Yields (url, assistant); one app per test module.
@@ -106,12 +114,12 @@ def served(embedder, tmp_path_factory):
     from app import build_ui, launch
     from assistant.core import Assistant
     from assistant.settings import Settings
-    from assistant.ui_settings import UiSettings
+    from assistant.ui.settings import UiSettings
     from store.store import Store
 
     home = tmp_path_factory.mktemp("app-home")
     settings = Settings.load().with_overrides(store={"home": home, "store": home / "store"})
-    assistant = Assistant(settings, Store(settings.store, embedder=embedder))
+    assistant = Assistant(settings, Store(settings.store, embedder=embedder), reader=reader)
     assert not assistant.ingest([SAMPLE], progress=False).failed
     ui = UiSettings(host="127.0.0.1", port=free_port(), auth=None)
     demo = build_ui(assistant, ui)

@@ -168,7 +168,7 @@ def test_auth_is_required_when_set(served):
     from gradio_client import Client
 
     from app import build_ui, launch
-    from assistant.ui_settings import UiSettings
+    from assistant.ui.settings import UiSettings
 
     ui = UiSettings(port=free_port(), auth="reader:s3cret")
     demo = build_ui(served[1], ui)
@@ -227,7 +227,7 @@ def test_empty_store_then_upload_through_the_ui(make_assistant, tmp_path, write_
     from gradio_client import Client, handle_file
 
     from app import build_ui, launch
-    from assistant.ui_settings import UiSettings
+    from assistant.ui.settings import UiSettings
 
     assistant = make_assistant()
     ui = UiSettings(port=free_port())
@@ -256,5 +256,47 @@ def test_empty_store_then_upload_through_the_ui(make_assistant, tmp_path, write_
         assert not list(tmp_path.rglob("evil.txt"))
         uploads = assistant.settings.store.home / "uploads"
         assert (uploads / "archives" / "tin.zip" / "bai" / "kon_tum.txt").exists()
+    finally:
+        demo.close()
+
+
+@pytest.mark.slow
+def test_article_by_either_id_and_ask_with_passages(make_assistant, tmp_path):
+    """`/article` takes the archive's own id too; `/ask` adds the retrieved passages on request."""
+    from gradio_client import Client
+
+    from app import build_ui, launch
+    from assistant.ui.settings import UiSettings
+
+    assistant = make_assistant()
+    archive = tmp_path / "archive.jsonl"
+    record = {
+        "id": "BKT-2022-08-0042",
+        "url": "https://baokontum.com.vn/van-hoa/le-hoi-cong-chieng-42.html",
+        "title": "Lễ hội cồng chiêng",
+        "source": "BKT",
+        "text": "Lễ hội cồng chiêng Kon Tum năm nay có 321 nghệ nhân tham gia.",
+    }
+    archive.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert not assistant.ingest([SAMPLE, archive], progress=False).failed
+    ui = UiSettings(port=free_port())
+    demo = build_ui(assistant, ui)
+    url = launch(demo, ui, block=False)
+    try:
+        client = Client(url, verbose=False)
+        by_external = client.predict(record["id"], api_name="/article")
+        assert by_external["external_id"] == record["id"] and by_external["url"] == record["url"]
+        by_internal = client.predict(by_external["id"], api_name="/article")
+        assert by_internal == by_external and "path" not in by_internal
+
+        question = "Lễ hội cồng chiêng Kon Tum có bao nhiêu nghệ nhân tham gia?"
+        plain = ask(client, question)  # the three-input call of earlier clients still works
+        assert plain["passages"] is None
+        detailed = client.predict(question, "[]", "{}", True, api_name="/ask")
+        [top, *_] = detailed["passages"]
+        assert top["external_id"] == record["id"] and top["url"] == record["url"]
+        assert "321" in top["text"] and top["score"] > 0 and "article_text" not in top
+        assert "321" in detailed["text"]  # needs the trained reader
+        assert detailed["citations"][0]["external_id"] == record["id"]
     finally:
         demo.close()

@@ -8,6 +8,7 @@ article full of markup and checks that nothing ran and the text shows literally;
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -140,11 +141,25 @@ def test_upload_shows_markup_as_text_and_runs_nothing(page, tmp_path):
     assert page.locator('a[href^="javascript"]').count() == 0
 
 
+def expect_language_selected(page, selected: str, other: str) -> None:
+    """The switch shows its state: the chosen option checked and drawn as selected."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_role("radio", name=selected, exact=True)).to_be_checked()
+    expect(page.get_by_role("radio", name=other, exact=True)).not_to_be_checked()
+    label = page.locator("label", has=page.get_by_role("radio", name=selected, exact=True))
+    expect(label).to_have_class(re.compile(r"\bselected\b"))
+    unselected = page.locator("label", has=page.get_by_role("radio", name=other, exact=True))
+    expect(unselected).not_to_have_class(re.compile(r"\bselected\b"))
+
+
 def test_language_switch(page):
     from playwright.sync_api import expect
 
+    expect_language_selected(page, "Tiếng Việt", "English")
     page.get_by_text("English", exact=True).click()
     expect(page.get_by_role("button", name="Send", exact=True)).to_be_visible()
+    expect_language_selected(page, "English", "Tiếng Việt")
     expect(page.locator("#hoidap-stats")).to_contain_text("2 articles")
     expect(page.get_by_text("New conversation")).to_be_visible()
     table = page.locator("#hoidap-upload-table")
@@ -153,7 +168,22 @@ def test_language_switch(page):
     expect(page.locator("#hoidap-article mark")).to_contain_text("321")  # still open
     page.get_by_text("Tiếng Việt", exact=True).click()
     expect(page.get_by_role("button", name="Gửi", exact=True)).to_be_visible()
+    expect_language_selected(page, "Tiếng Việt", "English")
     expect(table).to_contain_text("thêm mới")
+
+
+def test_the_language_radio_shows_its_state_after_each_switch(page):
+    """Issue 13: after switching to English neither option showed as selected."""
+    from playwright.sync_api import expect
+
+    for selected, other, send in (
+        ("English", "Tiếng Việt", "Send"),
+        ("Tiếng Việt", "English", "Gửi"),
+    ):
+        page.get_by_text(selected, exact=True).click()
+        expect(page.get_by_role("button", name=send, exact=True)).to_be_visible()
+        page.wait_for_timeout(300)  # the switch's own update of the radio has come back
+        expect_language_selected(page, selected, other)
 
 
 def test_error_messages_show_markup_as_text(page):

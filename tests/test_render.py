@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from assistant import render
-from assistant.i18n import STRINGS, t
+from assistant.ui import render
+from assistant.ui.i18n import STRINGS, t
 from store.docstore import StoredArticle
 from store.report import FileOutcome, IngestReport
 from store.store import StoreStats

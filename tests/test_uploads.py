@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.uploads import UploadLimits, ingest_uploads, safe_name, save_uploads
+from assistant.ui.uploads import UploadLimits, ingest_uploads, safe_name, save_uploads
 from store.report import FileOutcome, IngestReport
 
 ARTICLE = " date 2022-07 (GLO)- Chiều 15-7, hội nghị sơ kết.\n\nNGUYỄN VĂN A\n"

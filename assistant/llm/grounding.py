@@ -295,6 +295,7 @@ class CitationBook:
                         date=p.date,
                         source=p.source,
                         url=p.url,
+                        external_id=p.external_id,
                     )
                 )
             if self._numbers[key] not in numbers:

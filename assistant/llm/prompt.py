@@ -8,27 +8,18 @@ sees them, since a 1.5B model does not reliably follow the first defence.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
+from assistant.answering.injection import is_injection
 from assistant.language import detect_language, gloss_english, tokens
 from assistant.models import Language, Passage
 from ingest.chunk import split_sentences
-from ingest.clean import fold_diacritics
 from store.lexical import STOPWORDS
 
 FENCE = "```"
 TITLE_CHARS = 60
-_INJECTION = re.compile(
-    r"\b(?:ignore|disregard|forget)\b.{0,40}\b(?:instruction|prompt|rule|above|previous)"
-    r"|\b(?:system prompt|you are now|new instructions?|reply with|respond with|answer with)\b"
-    r"|\bbo qua\b.{0,40}\b(?:huong dan|chi dan|lenh|yeu cau)"
-    r"|\b(?:tra loi|hay tra loi)\b.{0,12}\b(?:bang|la)\b.{0,12}\btu\b",
-    re.IGNORECASE,
-)
-
 SYSTEM = {
     "vi": (
         "Bạn là trợ lý hỏi đáp về một kho bài báo tiếng Việt. Chỉ trả lời dựa trên các đoạn "
@@ -53,11 +44,6 @@ REWRITE_SYSTEM = (
     "replace pronouns and ellipsis with what they refer to. Keep the question's language. "
     "Reply with the rewritten question only, on one line."
 )
-
-
-def is_injection(sentence: str) -> bool:
-    """Whether a sentence addresses a language model ("ignore previous instructions…")."""
-    return bool(_INJECTION.search(sentence) or _INJECTION.search(fold_diacritics(sentence)))
 
 
 def strip_injections(text: str) -> str:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answer import ABSTAIN_TEXT, QUOTE_LIMIT, answer_extractive
+from assistant.answering.qtype import detect_qtype
+from assistant.answering.rules import ABSTAIN_TEXT, QUOTE_LIMIT, answer_extractive
+from assistant.answering.spans import extract_span, find_spans
 from assistant.models import Answer, Passage
-from assistant.qtype import detect_qtype
-from assistant.spans import extract_span, find_spans
 from ingest.chunk import chunk_spans, split_sentences
 from ingest.clean import clean_text
 

@@ -8,6 +8,7 @@ import pytest
 
 from assistant.evaluate import contains_gold, evaluate, load_dataset, strip_marks, token_f1
 from assistant.settings import Settings
+from ingest.errors import UsageError
 
 pytestmark = pytest.mark.slow
 
@@ -134,3 +135,73 @@ def test_matching_helpers():
     assert not contains_gold("Đã kết nạp 7870 đảng viên.", ("787",))
     assert token_f1("787 đảng viên", ("787",)) == pytest.approx(0.5)
     assert strip_marks("Đảng viên kết nạp") == "Dang vien ket nap"
+
+
+def article_questions(tmp_path):
+    articles = tmp_path / "articles.jsonl"
+    rows = [
+        {"id": "a/1", "title": "Đảng viên", "text": CONTEXT_1},
+        {"id": "a/2", "title": "Trường học", "text": CONTEXT_2},
+        {"id": "a/3", "title": "Cà phê", "text": CONTEXT_3},
+    ]
+    articles.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
+    questions = [
+        {
+            "article_id": "a/1",
+            "kind": "vi",
+            "question": "Kết nạp được bao nhiêu đảng viên?",
+            "answer": "787 đảng viên",
+        },
+        {
+            "article_id": "a/1",
+            "kind": "en",
+            "question": "How many party members were admitted?",
+            "answer": "787",
+        },
+        {
+            "article_id": "a/1",
+            "kind": "followup",
+            "question": "Còn kỷ luật bao nhiêu?",
+            "answer": "129",
+            "history": [["Kết nạp được bao nhiêu đảng viên?", "787"]],
+        },
+        {"article_id": "a/3", "kind": "nearmiss", "question": "Hội chợ cà phê kéo dài mấy ngày?"},
+    ]
+    path = tmp_path / "qa.jsonl"
+    path.write_text(
+        "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in questions), encoding="utf-8"
+    )
+    return path, articles
+
+
+def test_article_question_jsonl_is_read_with_its_articles(tmp_path):
+    path, articles = article_questions(tmp_path)
+    data = load_dataset(path, articles)
+    assert [i.kind for i in data.items] == ["vi", "en", "followup", "nearmiss"]
+    assert data.items[2].history == (("Kết nạp được bao nhiêu đảng viên?", "787"),)
+    assert data.items[3].golds == () and data.contexts["a/3"].text == CONTEXT_3
+    with pytest.raises(UsageError, match="--articles"):
+        load_dataset(path)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"article_id": "nope", "kind": "vi", "question": "?"}\n', encoding="utf-8")
+    with pytest.raises(UsageError, match="bad.jsonl:1"):
+        load_dataset(bad, articles)
+
+
+def test_article_question_eval_reports_kinds_nearmisses_and_the_baseline(tmp_path, e5_model_path):
+    path, articles = article_questions(tmp_path)
+    metrics = evaluate(
+        Settings.load(),
+        path,
+        articles=articles,
+        work_dir=tmp_path / "work",
+        baseline=True,
+        progress=False,
+    )
+    assert metrics["questions"] == 3 and set(metrics["by_kind"]) == {"vi", "en", "followup"}
+    assert metrics["by_kind"]["vi"]["hit@5"] == 1.0
+    assert metrics["nearmiss"]["questions"] == 1
+    assert metrics["baseline"]["questions"] == 3
+    assert metrics["articles_in_store"] == 3

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from assistant.core import Assistant
 from assistant.llm.backends import make_chat_model, parse_llm_spec
 from assistant.llm.generate import GenerativeAnswerer
 from assistant.llm.grounding import (
@@ -23,23 +22,11 @@ from assistant.llm.grounding import (
 from assistant.llm.prompt import answer_messages, strip_injections
 from assistant.llm.settings import LlmSettings
 from assistant.models import Passage
-from assistant.settings import Settings
 from ingest.errors import UsageError
-from store.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 QUESTION = "Tính đến 30-6 kết nạp được bao nhiêu đảng viên?"
 ADMITTED = "Từ đầu năm đến ngày 30-6, toàn Đảng bộ tỉnh đã kết nạp được 787 đảng viên"
-
-
-@pytest.fixture(scope="module")
-def seeded(embedder, tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
-    settings = Settings.load().with_overrides(store={"store": home / "store"})
-    a = Assistant(settings, Store(settings.store, embedder=embedder))
-    a.ingest([REPO / "data" / "sample"], progress=False)
-    yield a
-    a.close()
 
 
 @pytest.fixture(scope="module")

@@ -56,7 +56,7 @@ def gguf_path() -> Path:
 
 
 @pytest.fixture(scope="module")
-def store_dir(embedder, tmp_path_factory):
+def store_dir(embedder, reader, tmp_path_factory):
     """The sample article and an article that tries to give orders."""
     home = tmp_path_factory.mktemp("llm-home")
     attack = home / "attack" / "attack.txt"
@@ -67,7 +67,7 @@ def store_dir(embedder, tmp_path_factory):
     )
     attack.write_text(f" date 2022-07 (GLO)- {body}\n\nNGUYỄN VĂN B\n", encoding="utf-8")
     settings = Settings.load().with_overrides(store={"store": home / "store"})
-    seeding = Assistant(settings, Store(settings.store, embedder=embedder))
+    seeding = Assistant(settings, Store(settings.store, embedder=embedder), reader=reader)
     report = seeding.ingest([REPO / "data" / "sample", attack.parent], progress=False)
     assert not report.failed
     seeding.close()
@@ -80,13 +80,15 @@ def counter() -> CountCalls:
 
 
 @pytest.fixture(scope="module")
-def local(gguf_path, store_dir, embedder, counter):
+def local(gguf_path, store_dir, embedder, reader, counter):
     settings = Settings.load().with_overrides(
         store={"store": store_dir}, llm={"llm": f"gguf:{gguf_path}"}
     )
     model = make_chat_model(settings.llm)
     model.callbacks = [counter]
-    a = Assistant(settings, Store(settings.store, embedder=embedder), chat_model=model)
+    a = Assistant(
+        settings, Store(settings.store, embedder=embedder), chat_model=model, reader=reader
+    )
     yield a
     a.close()
 
@@ -162,11 +164,13 @@ def test_local_model_answers_787_with_a_valid_citation(local):
     assert answer.generation.first_token_ms > 0
 
 
-def test_openai_endpoint_answers_787_with_a_valid_citation(llama_server, store_dir, embedder):
+def test_openai_endpoint_answers_787_with_a_valid_citation(
+    llama_server, store_dir, embedder, reader
+):
     settings = Settings.load().with_overrides(
         store={"store": store_dir}, llm={"llm": f"openai:{llama_server}#qwen"}
     )
-    a = Assistant(settings, Store(settings.store, embedder=embedder))
+    a = Assistant(settings, Store(settings.store, embedder=embedder), reader=reader)
     events = list(a.stream(QUESTION))
     answer = events[-1]
     assert answer.mode == "generative", answer.notice
@@ -210,13 +214,13 @@ def test_a_follow_up_is_rewritten_and_answered(local):
 
 
 def test_an_endpoint_that_never_answers_times_out_into_the_extractive_answer(
-    hanging_endpoint, store_dir, embedder
+    hanging_endpoint, store_dir, embedder, reader
 ):
     settings = Settings.load().with_overrides(
         store={"store": store_dir},
         llm={"llm": f"openai:{hanging_endpoint}#x", "llm_timeout": 3},
     )
-    a = Assistant(settings, Store(settings.store, embedder=embedder))
+    a = Assistant(settings, Store(settings.store, embedder=embedder), reader=reader)
     started = time.monotonic()
     answer = a.ask(QUESTION)
     assert time.monotonic() - started < 20
@@ -232,13 +236,13 @@ def test_an_endpoint_that_never_answers_times_out_into_the_extractive_answer(
 
 
 def test_a_local_model_is_stopped_at_the_deadline_even_while_reading_the_prompt(
-    gguf_path, store_dir, embedder
+    gguf_path, store_dir, embedder, reader
 ):
     settings = Settings.load().with_overrides(
         store={"store": store_dir},
         llm={"llm": f"gguf:{gguf_path}", "llm_timeout": 0.5, "llm_passage_chars": 0},
     )
-    a = Assistant(settings, Store(settings.store, embedder=embedder))
+    a = Assistant(settings, Store(settings.store, embedder=embedder), reader=reader)
     a.generator.embedder  # noqa: B018 - load the embedding model outside the timed part
     a.ask("Còn bao nhiêu đảng viên bị kỷ luật?")  # loads the LLM (and times out)
     started = time.monotonic()
@@ -266,7 +270,7 @@ def test_chat_ui_streams_the_checked_answer(local, free_port):
     from gradio_client import Client
 
     from app import build_ui, launch
-    from assistant.ui_settings import UiSettings
+    from assistant.ui.settings import UiSettings
 
     ui = UiSettings(host="127.0.0.1", port=free_port(), auth=None)
     demo = build_ui(local, ui)

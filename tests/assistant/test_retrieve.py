@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from assistant.answer import ABSTAIN_TEXT
-from assistant.retrieve import HISTORY_ANSWER_CHARS, answer_context
+from assistant.answering.rules import ABSTAIN_TEXT
+from assistant.retrieval.retriever import HISTORY_ANSWER_CHARS, answer_context
 
 
 def test_earlier_answer_keeps_its_content_without_lead_markers_or_abstention():

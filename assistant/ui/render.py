@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from assistant.i18n import t
+from assistant.ui.i18n import t
 
 if TYPE_CHECKING:
     from store.docstore import StoredArticle

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from assistant.answer import ABSTAIN_TEXT, strip_lead
-from assistant.diacritics import restore_diacritics
-from assistant.language import detect_language
+from assistant.answering.rules import ABSTAIN_TEXT, strip_lead
 from assistant.models import Passage
+from assistant.question import Question, analyse
+from assistant.retrieval.diacritics import restore_diacritics
 from assistant.settings import AssistantSettings
 from ingest.clean import fold_diacritics, normalize_query
 from ingest.errors import UsageError
@@ -26,21 +26,11 @@ from store.docstore import date_bounds
 from store.lexical import query_terms
 from store.store import Store
 
-_FOLLOW_UP = re.compile(
-    r"^(con|vay|the con|con ve|and|what about|how about|also|then)\b"
-    r"|\b(do|ay|nay|kia|ong ay|ba ay|ho|he|she|they|it|its|their|him|her|that|those|these)\b"
-)
-
-
 # A Vietnamese question typed without diacritics embeds poorly (the model saw accented text),
 # while the folded BM25 keys match it exactly. Its marks are restored from the store's word
-# counts (`assistant.diacritics`); when nothing could be restored, its dense ranking counts
-# for less.
+# counts (`assistant.retrieval.diacritics`); when nothing could be restored, its dense
+# ranking counts for less.
 UNACCENTED_DENSE_FACTOR = 0.3
-
-
-def is_unaccented_vietnamese(question: str) -> bool:
-    return detect_language(question) == "vi" and fold_diacritics(question) == question.lower()
 
 
 @dataclass(frozen=True)
@@ -93,12 +83,6 @@ def answer_context(answer: str) -> str:
     return _MARKER.sub(" ", strip_lead(answer))[:HISTORY_ANSWER_CHARS].strip()
 
 
-def is_follow_up(question: str) -> bool:
-    """Short or pronoun-led questions lean on the conversation for their topic."""
-    folded = fold_diacritics(question).strip()
-    return len(folded.split()) <= 6 or bool(_FOLLOW_UP.search(folded))
-
-
 class HybridRetriever:
     """Finds the passages most likely to answer a question, best first."""
 
@@ -138,32 +122,40 @@ class HybridRetriever:
 
     def retrieve(
         self,
-        question: str,
+        question: Question | str,
         *,
         history: list[tuple[str, str]] | None = None,
         filters: Filters | None = None,
         k: int | None = None,
     ) -> list[Passage]:
+        """The `k` best passages; `history` is read only when `question` is a plain string."""
+        if isinstance(question, str):
+            question = analyse(question, history or (), self.store.records)
         s = self.settings
         k = k or s.top_k
         filters = filters or Filters()
         since, until = filters.bounds()
         sources = self._source_codes(filters.sources)
         where = self._where(since, until, sources)
-        queries = [(normalize_query(question), 1.0)]
-        recent = (history or [])[-2:]
+        queries = [(question.search, 1.0)]
+        recent = question.history[-2:]
         if recent:
-            weight = s.history_weight if is_follow_up(question) else s.history_weight / 3
+            weight = s.history_weight if question.follow_up else s.history_weight / 3
             context = [part for q, a in recent for part in (q, answer_context(a)) if part]
-            queries.append((normalize_query(" ".join([*context, question])), weight))
+            queries.append((normalize_query(" ".join([*context, question.search])), weight))
 
         dense_weight = s.dense_weight
+        # BM25 over English words only adds noise to the fusion: an English question is
+        # searched by meaning alone.
+        english_only_dense = question.language == "en" and not s.english_bm25
+        lexical_weight = 0.0 if english_only_dense else s.lexical_weight
         dense_texts = [q for q, _ in queries]
-        if is_unaccented_vietnamese(question):
-            restored = [restore_diacritics(q, self.store.records) for q in dense_texts]
-            if restored[0] == dense_texts[0]:
+        if question.unaccented:
+            if question.search == question.text:
                 dense_weight *= UNACCENTED_DENSE_FACTOR  # nothing restored: lean on BM25
-            dense_texts = restored
+            dense_texts = [dense_texts[0]] + [
+                restore_diacritics(q, self.store.records) for q in dense_texts[1:]
+            ]
         vectors = self.store.embedder.embed_queries(dense_texts)
         fused: dict[str, float] = defaultdict(float)
         similarity: dict[str, float] = {}
@@ -175,12 +167,14 @@ class HybridRetriever:
                 fused[hit.chunk_id] += weight * dense_weight / (s.rrf_k + rank + 1)
                 if weight == 1.0:
                     similarity[hit.chunk_id] = hit.similarity
+            if lexical_weight == 0:
+                continue
             terms = query_terms(query)
             lexical_hits = self.store.records.lexical_search(
                 terms, depth, since=since, until=until, sources=sources or None
             )
             for rank, (chunk_id, score) in enumerate(lexical_hits):
-                fused[chunk_id] += weight * s.lexical_weight / (s.rrf_k + rank + 1)
+                fused[chunk_id] += weight * lexical_weight / (s.rrf_k + rank + 1)
                 if weight == 1.0:
                     lexical[chunk_id] = score
 
@@ -216,6 +210,7 @@ class HybridRetriever:
                     date=article.date,
                     source=article.source_name or article.source,
                     url=article.url,
+                    external_id=article.external_id,
                 )
             )
         return passages

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from assistant.uploads import MIB, UploadLimits
+from assistant.ui.uploads import MIB, UploadLimits
 
 
 class UiSettings(BaseSettings):

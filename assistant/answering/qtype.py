@@ -1,7 +1,7 @@
 """Question types, for Vietnamese (with or without marks) and English.
 
 `detect_qtype` reads what a question asks for (a quantity, a percentage, a date, a person or
-body, a place) from its question words; `assistant.spans` finds the answers of that type.
+body, a place) from its question words; `assistant.answering.spans` finds the answers of that type.
 """
 
 from __future__ import annotations

@@ -25,10 +25,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from assistant.answering.qtype import QuestionType, Span, detect_qtype
+from assistant.answering.spans import extract_span, find_spans
 from assistant.language import Token, detect_language, fold, gloss_english, tokens
 from assistant.models import Answer, Citation, Language, Passage
-from assistant.qtype import QuestionType, Span, detect_qtype
-from assistant.spans import extract_span, find_spans
 from ingest.chunk import split_sentences
 from ingest.clean import normalize_query
 
@@ -399,6 +399,7 @@ def _citation(n: int, c: _Sentence) -> Citation:
         date=p.date,
         source=p.source,
         url=p.url,
+        external_id=p.external_id,
     )
 
 

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from assistant.answering.qtype import QKind, QuestionType, Span, SpanKind, bar_set
 from assistant.language import fold, tokens
-from assistant.qtype import QKind, QuestionType, Span, SpanKind, bar_set
 
 _NUM = r"(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?"
 _PERCENT_RE = re.compile(rf"(?<![\w.,/-]){_NUM}\s*(?:%|phần trăm|percent\b)", re.IGNORECASE)

@@ -1,0 +1,185 @@
+"""The answer read by the trained reader: it scores the candidate sentences and finds the span.
+
+The retrieved passages' sentences are the candidates. Word overlap with the question (the
+rules of `assistant.answering.rules`, cheap) keeps the most promising ones, and the first
+sentences of each retrieved passage join them, so that an English question, which shares few
+words with the article, still reaches the reader with the right sentence. The reader's
+probability orders them, is the answer's confidence and decides abstention; its span is the
+short answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+
+from assistant.answering.injection import is_injection
+from assistant.answering.qtype import Span
+from assistant.answering.rules import (
+    _abstain,
+    _candidates,
+    _citation,
+    _compose,
+    _coverage,
+    _question_terms,
+    _quote,
+    _score,
+    _Sentence,
+)
+from assistant.answering.spans import extract_span, find_spans
+from assistant.language import tokens
+from assistant.models import Answer, Passage
+from assistant.question import Question
+from assistant.reading.reader import Reader, Reading
+
+logger = logging.getLogger(__name__)
+
+LEXICAL_PICKS = {"vi": 8, "en": 4}  # of the candidates, chosen by word overlap first
+RANK_PRIOR = 0.3  # logit bonus / (1 + passage rank): the retriever's order breaks near-ties
+RUNNER_UP = 0.9  # open questions also quote sentences this close to the best probability
+_PLURAL = re.compile(r"\b(?:các|những|hai|ba) (?:đồng chí|ông|bà|anh|chị)\b|:", re.IGNORECASE)
+_JOINERS = re.compile(r"^[\s,;]*(?:và\s+)?$|^\s*-[^;,.]*[;,]\s*(?:và\s+)?$")
+
+
+def _choose(cands: list[_Sentence], limit: int, lexical: int) -> list[_Sentence]:
+    """The best `lexical` by word overlap, then every passage's best sentences in turn."""
+    by_score = sorted(cands, key=lambda c: -c.score)
+    chosen = by_score[:lexical]
+    per_passage: dict[int, list[_Sentence]] = {}
+    for c in by_score[lexical:]:
+        per_passage.setdefault(c.rank, []).append(c)
+    queues = [per_passage[r] for r in sorted(per_passage)]
+    while len(chosen) < limit and any(queues):
+        for q in queues:
+            if q and len(chosen) < limit:
+                chosen.append(q.pop(0))
+    return chosen
+
+
+def _all_names(sentence: str, span: tuple[int, int]) -> tuple[int, int] | None:
+    """Offsets covering every person a sentence lists, when the span is one of them, or None.
+
+    "Các đồng chí: Huỳnh Quang Thái-…; Lý Anh Sang-… chủ trì hội nghị": both chaired.
+    """
+    if not _PLURAL.search(sentence):
+        return None
+    persons = [s for s in find_spans("person", sentence) if s.kind == "person"]
+    hit = [p for p in persons if p.start < span[1] and p.end > span[0]]
+    if len(persons) < 2 or not hit:
+        return None
+    return persons[0].start, persons[-1].end
+
+
+def _short(sentence: str, span: tuple[int, int] | None, asks_person: bool) -> str | None:
+    if span is None:
+        return None
+    if asks_person:
+        whole = _all_names(sentence, span)
+        if whole is not None:
+            names = [
+                p.text
+                for p in find_spans("person", sentence)
+                if p.kind == "person" and whole[0] <= p.start and p.end <= whole[1]
+            ]
+            if len(names) > 1:
+                return ", ".join(names[:-1]) + " và " + names[-1]
+    text = sentence[span[0] : span[1]].strip()
+    return text or None
+
+
+def rerank(
+    passages: Sequence[Passage], scored: list[tuple[float, _Sentence, Reading]]
+) -> list[Passage]:
+    """Passages by their best read sentence, then those the reader did not read, in order."""
+    best: dict[str, float] = {}
+    for score, c, _ in scored:
+        key = c.passage.chunk_id
+        best[key] = max(best.get(key, float("-inf")), score)
+    read = sorted((p for p in passages if p.chunk_id in best), key=lambda p: -best[p.chunk_id])
+    return read + [p for p in passages if p.chunk_id not in best]
+
+
+def answer_with_reader(
+    question: Question,
+    passages: Sequence[Passage],
+    reader: Reader,
+    *,
+    threshold: float,
+    candidates: int = 12,
+    lexical_weight: float = 0.0,
+    typed_spans: bool = False,
+    english_lexical_weight: float | None = None,
+    max_citations: int = 3,
+) -> tuple[Answer, list[Passage]]:
+    """Answer from the passages with the reader, or abstain below `threshold`.
+
+    Args:
+        question: The analysed question (`assistant.question.analyse`).
+        passages: Retrieved passages, best first.
+        reader: The loaded reader.
+        threshold: Abstain when the best sentence's probability is below this.
+        candidates: Sentences the reader reads at most (its cost grows with them).
+        lexical_weight: Weight of the word-overlap score added to the reader's logit.
+        typed_spans: For typed questions (a number, a date, a person, a place) take the short
+            answer from the typed-span rules when they find one, the reader's span otherwise.
+        english_lexical_weight: `lexical_weight` for English questions (their overlap goes
+            through the glossary); None: the same.
+        max_citations: Sentences quoted at most.
+
+    Returns:
+        The answer, and the passages reordered by the reader (`rerank`).
+    """
+    language = question.language
+    # A sentence addressed to a model ("ignore previous instructions…") answers nothing.
+    cands = [c for c in _candidates(passages) if not is_injection(c.text)] if passages else []
+    if not cands:
+        return _abstain(language), list(passages)
+    qtype = question.qtype
+    terms = _question_terms(question.search, qtype, language)
+    _coverage(cands, terms)
+    _score(cands, question.search, qtype, None, 0)
+    chosen = _choose(cands, candidates, LEXICAL_PICKS[language])
+    readings = reader.read(question.reader_text, [c.text for c in chosen])
+    if language == "en" and english_lexical_weight is not None:
+        lexical_weight = english_lexical_weight
+    scored: list[tuple[float, _Sentence, Reading]] = sorted(
+        (
+            (r.logit + lexical_weight * c.score + RANK_PRIOR / (1 + c.rank), c, r)
+            for c, r in zip(chosen, readings)
+        ),
+        key=lambda t: -t[0],
+    )
+    reranked = rerank(passages, scored)
+    _, best, reading = scored[0]
+    confidence = round(reading.probability, 3)
+    logger.debug("reader best=%.3f over %d sentences", reading.probability, len(chosen))
+    if reading.probability < threshold:
+        return _abstain(language, confidence), reranked
+    picked = [(best, reading)]
+    if qtype.kind == "other":
+        for _, c, r in scored[1:]:
+            if len(picked) >= max_citations or r.probability < RUNNER_UP * reading.probability:
+                break
+            picked.append((c, r))
+    short = _short(best.text, reading.span, qtype.kind == "person")
+    if typed_spans and qtype.kind != "other":
+        asked = {t.folded for t in tokens(question.search)}
+        typed = extract_span(qtype, best.text, terms.folded(), question_words=asked)
+        if typed is not None:
+            short = _short(best.text, (typed.start, typed.end), qtype.kind == "person")
+    quotes = []
+    for c, r in picked:
+        span = Span(c.text[r.span[0] : r.span[1]], *r.span, "body") if r.span else None
+        q = _quote(c.text, span)
+        quotes.append(f"“{q}”" if language == "vi" else f'"{q}"')
+    articles = len({c.passage.article_id for c, _ in picked})
+    answer = Answer(
+        text=_compose(language, short, quotes, articles),
+        citations=[_citation(n, c) for n, (c, _) in enumerate(picked, 1)],
+        short=short,
+        abstained=False,
+        language=language,
+        confidence=confidence,
+    )
+    return answer, reranked

@@ -1,0 +1,137 @@
+"""The reader network: the default e5-small's lower layers, a few fine-tuned layers, two heads.
+
+Why this shape: no cross-encoder or QA model ships in any package this machine can install, so
+the reader is trained here, on two CPU cores. It starts from multilingual-e5-small, which already
+maps Vietnamese and English into one space. The word embeddings and the first `FROZEN_LAYERS`
+layers are the default embedding model's own weights, read from its built folder, so the shipped
+file holds only the `TRAINED_LAYERS` layers above them and the heads (a few MB), and both
+languages share everything the embedding model knows. Six layers instead of twelve halve the
+cost of reading a question's candidate sentences.
+
+Input: ``<s> question </s></s> sentence </s>`` (the XLM-R pair format). Outputs per pair:
+a relevance logit (does this sentence answer the question?) from the mean of the tokens, and
+start and end logits over the sentence's tokens for the short answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+from torch.nn import functional
+
+HIDDEN = 384
+HEADS = 12
+FFN = 1536
+LAYER_NORM_EPS = 1e-12
+FROZEN_LAYERS = 3
+TRAINED_LAYERS = 3
+_PARTS = {
+    "q": "attention.self.query",
+    "k": "attention.self.key",
+    "v": "attention.self.value",
+    "ao": "attention.output.dense",
+    "aln": "attention.output.LayerNorm",
+    "fi": "intermediate.dense",
+    "fo": "output.dense",
+    "oln": "output.LayerNorm",
+}
+
+
+class EncoderLayer(nn.Module):
+    """One BERT layer (post-LayerNorm, exact GELU), as `store.bert` computes it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.q = nn.Linear(HIDDEN, HIDDEN)
+        self.k = nn.Linear(HIDDEN, HIDDEN)
+        self.v = nn.Linear(HIDDEN, HIDDEN)
+        self.ao = nn.Linear(HIDDEN, HIDDEN)
+        self.aln = nn.LayerNorm(HIDDEN, eps=LAYER_NORM_EPS)
+        self.fi = nn.Linear(HIDDEN, FFN)
+        self.fo = nn.Linear(FFN, HIDDEN)
+        self.oln = nn.LayerNorm(HIDDEN, eps=LAYER_NORM_EPS)
+
+    def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
+        batch, width, _ = x.shape
+
+        def split(t: torch.Tensor) -> torch.Tensor:
+            return t.view(batch, width, HEADS, HIDDEN // HEADS).transpose(1, 2)
+
+        context = functional.scaled_dot_product_attention(
+            split(self.q(x)), split(self.k(x)), split(self.v(x)), attn_mask=key_mask
+        )
+        context = context.transpose(1, 2).reshape(batch, width, HIDDEN)
+        x = self.aln(self.ao(context) + x)
+        return self.oln(self.fo(functional.gelu(self.fi(x))) + x)
+
+    def load_bert(self, tensors: Mapping[str, torch.Tensor], index: int) -> None:
+        """Copy layer `index` of a BERT checkpoint (transformers' tensor names)."""
+        state = {}
+        for short, long in _PARTS.items():
+            for kind in ("weight", "bias"):
+                state[f"{short}.{kind}"] = tensors[f"encoder.layer.{index}.{long}.{kind}"].float()
+        self.load_state_dict(state)
+
+
+class CrossEncoder(nn.Module):
+    """Embeddings and frozen lower layers from the base model, trained layers and heads on top."""
+
+    def __init__(self, base: Mapping[str, torch.Tensor]) -> None:
+        super().__init__()
+        # The base model's tensors are kept as buffers-by-reference: never trained, never saved.
+        self._word = base["embeddings.word_embeddings.weight"].float()
+        self._position = base["embeddings.position_embeddings.weight"].float()
+        self._type = base["embeddings.token_type_embeddings.weight"][0].float()
+        self._embedding_norm = (
+            base["embeddings.LayerNorm.weight"].float(),
+            base["embeddings.LayerNorm.bias"].float(),
+        )
+        self.frozen = nn.ModuleList(EncoderLayer() for _ in range(FROZEN_LAYERS))
+        for i, layer in enumerate(self.frozen):
+            layer.load_bert(base, i)
+            layer.requires_grad_(False)
+        self.layers = nn.ModuleList(EncoderLayer() for _ in range(TRAINED_LAYERS))
+        self.relevance = nn.Linear(HIDDEN, 1)
+        self.span = nn.Linear(HIDDEN, 2)
+
+    def init_trained_from_base(self, base: Mapping[str, torch.Tensor]) -> None:
+        """Start the trained layers from the base model's next layers (training only)."""
+        for i, layer in enumerate(self.layers):
+            layer.load_bert(base, FROZEN_LAYERS + i)
+
+    def lower(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Embeddings and the frozen layers: no gradient ever flows here."""
+        with torch.no_grad():
+            width = ids.shape[1]
+            x = functional.embedding(ids, self._word) + self._type + self._position[:width]
+            x = functional.layer_norm(x, (HIDDEN,), *self._embedding_norm, LAYER_NORM_EPS)
+            key_mask = _key_mask(mask)
+            for layer in self.frozen:
+                x = layer(x, key_mask)
+        return x
+
+    def forward(
+        self, ids: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Relevance logits (batch,), start and end logits (batch, width)."""
+        x = self.lower(ids, mask)
+        key_mask = _key_mask(mask)
+        for layer in self.layers:
+            x = layer(x, key_mask)
+        # Mean over the tokens, as the embedding model pools: its first token was never
+        # trained to summarize, and a head on it barely learned in a first training run.
+        weights = mask.unsqueeze(-1).to(x.dtype)
+        pooled = (x * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+        relevance = self.relevance(pooled).squeeze(-1)
+        start, end = self.span(x).unbind(-1)
+        return relevance, start, end
+
+    def trained_state(self) -> dict[str, torch.Tensor]:
+        """What the shipped file holds: the trained layers and the heads."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("frozen.")}
+
+
+def _key_mask(mask: torch.Tensor) -> torch.Tensor | None:
+    return None if bool(mask.all()) else mask[:, None, None, :]

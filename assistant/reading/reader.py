@@ -1,0 +1,167 @@
+"""`Reader`: scores how well each candidate sentence answers a question, and finds the span.
+
+The answerer hands it the question (analysed once, see `assistant.question`) and the
+candidate sentences of the retrieved passages; one batched pass of the cross-encoder gives, per
+sentence, the probability that it answers the question and the best short-answer span in it.
+`quantize=True` runs the linear layers in int8 (dynamic quantization), about twice as fast,
+but on these weights it moves the probabilities far (0.95 to 0.22 on the sample's answering
+sentence; tests/assistant/test_reader.py measures it), so float32 is the default.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.reading.weights import WEIGHTS_DIR, ReaderError, verified_weights
+
+MAX_TOKENS = 160  # question and sentence together; longer pairs lose the sentence's end
+MAX_SPAN_TOKENS = 24  # a short answer is a name, a number, a phrase
+BATCH = 32
+
+
+@dataclass(frozen=True)
+class PairInput:
+    """One tokenized (question, sentence) pair and where the sentence's tokens are."""
+
+    ids: list[int]
+    sentence_tokens: range  # token positions that belong to the sentence
+    offsets: list[tuple[int, int]]  # per token, character offsets into the sentence
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The reader's view of one sentence: `probability` that it answers, the span it found."""
+
+    probability: float
+    logit: float
+    span: tuple[int, int] | None  # character offsets into the sentence
+
+
+def encode_pairs(tokenizer, question: str, sentences: Sequence[str]) -> list[PairInput]:  # noqa: ANN001
+    """Tokenize `(question, sentence)` pairs the way the reader was trained on them."""
+    out = []
+    for enc in tokenizer.encode_batch([(question, s) for s in sentences]):
+        seq = enc.sequence_ids
+        inside = [i for i, s in enumerate(seq) if s == 1]
+        tokens = range(inside[0], inside[-1] + 1) if inside else range(0)
+        out.append(PairInput(enc.ids, tokens, list(enc.offsets)))
+    return out
+
+
+def load_tokenizer(base_dir: Path):  # noqa: ANN201
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(base_dir / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(MAX_TOKENS, strategy="longest_first")
+    return tokenizer
+
+
+def best_span(start, end, pair: PairInput, sentence: str) -> tuple[int, int] | None:  # noqa: ANN001
+    """The highest start+end logit span of at most `MAX_SPAN_TOKENS` tokens, as characters.
+
+    `start`, `end`: one pair's logits (torch, over its padded width).
+    """
+    import torch
+
+    tokens = pair.sentence_tokens
+    if not tokens:
+        return None
+    s = start[tokens.start : tokens.stop]
+    e = end[tokens.start : tokens.stop]
+    n = len(tokens)
+    scores = s[:, None] + e[None, :]
+    band = torch.ones(n, n, dtype=torch.bool).triu().tril(MAX_SPAN_TOKENS - 1)
+    flat = int(scores.masked_fill(~band, float("-inf")).argmax())
+    i, j = tokens.start + flat // n, tokens.start + flat % n
+    lo, hi = pair.offsets[i][0], pair.offsets[j][1]
+    while lo < hi and sentence[lo].isspace():
+        lo += 1
+    while hi > lo and sentence[hi - 1] in " ,;:.":
+        hi -= 1
+    return (lo, hi) if hi > lo else None
+
+
+class Reader:
+    """The trained cross-encoder, loaded offline on top of the default model's folder.
+
+    Args:
+        base_dir: the built default embedding model (`store.model.build_default_model`), whose
+            embeddings and lower layers the reader shares.
+        weights_dir: folder of `reader.safetensors` and `reader.json` (default: the package).
+        quantize: int8 linear layers instead of float32 (see the module's note).
+
+    Raises:
+        ReaderError: the weights are missing, fail their sha256 check, or do not fit the base.
+    """
+
+    def __init__(
+        self, base_dir: Path, weights_dir: Path = WEIGHTS_DIR, *, quantize: bool = False
+    ) -> None:
+        import torch
+        from safetensors.torch import load_file
+
+        from assistant.reading.model import CrossEncoder
+        from store.bert import limit_torch_threads
+
+        limit_torch_threads()
+        path, self.manifest = verified_weights(weights_dir)
+        try:
+            base = load_file(str(base_dir / "model.safetensors"))
+            model = CrossEncoder(base)
+            state = {k: v.float() for k, v in load_file(str(path)).items()}
+            model.load_state_dict({**model.state_dict(), **state}, strict=True)
+        except (OSError, KeyError, RuntimeError) as e:
+            raise ReaderError(
+                f"The reader's weights do not fit the base model in {base_dir} ({e})."
+            ) from e
+        model.eval()
+        if quantize:
+            with warnings.catch_warnings():  # torch 2.13 calls its own int8 API deprecated
+                warnings.simplefilter("ignore", UserWarning)
+                for name in ("frozen", "layers"):
+                    layers = getattr(model, name)
+                    quantized = torch.ao.quantization.quantize_dynamic(
+                        layers, {torch.nn.Linear}, dtype=torch.qint8
+                    )
+                    setattr(model, name, quantized)
+        self.model = model
+        self.tokenizer = load_tokenizer(base_dir)
+        self._torch = torch
+        self.pad_id = 1
+
+    def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
+        """One `Reading` per sentence, in order."""
+        if not sentences:
+            return []
+        torch = self._torch
+        pairs = encode_pairs(self.tokenizer, question, sentences)
+        order = sorted(range(len(pairs)), key=lambda i: -len(pairs[i].ids))
+        out: list[Reading | None] = [None] * len(pairs)
+        with torch.inference_mode():
+            for lo in range(0, len(order), BATCH):
+                rows = order[lo : lo + BATCH]
+                ids, mask = pad([pairs[i].ids for i in rows], self.pad_id)
+                relevance, start, end = self.model(ids, mask)
+                for j, i in enumerate(rows):
+                    logit = float(relevance[j])
+                    span = best_span(start[j], end[j], pairs[i], sentences[i])
+                    out[i] = Reading(1 / (1 + math.exp(-logit)), logit, span)
+        return [r for r in out if r is not None]
+
+
+def pad(rows: Sequence[Sequence[int]], pad_id: int):  # noqa: ANN201
+    """Right-padded ids and their mask, as torch tensors."""
+    import torch
+
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.bool)
+    for j, r in enumerate(rows):
+        ids[j, : len(r)] = torch.tensor(r, dtype=torch.long)
+        mask[j, : len(r)] = True
+    return ids, mask

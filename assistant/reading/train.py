@@ -1,0 +1,312 @@
+"""`hoidap reader train`: rebuild the reader's weights from the QA sets in `../shared/eval/`.
+
+Training examples are (question, sentence) pairs from the articles of the `train` fold
+(`split.py`): the sentence holding the gold answer is a positive with its answer span; other
+sentences of the same article (the ones sharing most words with the question first) and one of
+another article are negatives; every sentence offered for a `nearmiss` question is a negative,
+which teaches abstention. English questions (ViQuAD-en, MLQA-en, taynguyen `en`) are paired with
+the same Vietnamese sentences, so one model reads both languages.
+
+Everything is seeded and run in a fixed order: on the same torch build and thread count the
+weights come out bit-for-bit the same; elsewhere float summation order may differ slightly
+(held-out measures then agree within about a point).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.evaluate import Dataset, Item, load_dataset
+from assistant.language import fold
+from assistant.question import reader_text
+from assistant.reading.reader import MAX_TOKENS, encode_pairs, load_tokenizer, pad
+from assistant.reading.split import fold_of
+from assistant.reading.weights import (
+    MANIFEST_FILE,
+    REBUILD,
+    WEIGHTS_DIR,
+    WEIGHTS_FILE,
+    sha256_of,
+)
+from ingest.chunk import split_sentences
+from ingest.clean import clean_text, normalize_query
+from ingest.errors import UsageError
+
+logger = logging.getLogger(__name__)
+
+# File name in the data folder -> how many times its questions are repeated per epoch. English
+# questions are few, so they are seen twice.
+DATA_FILES: dict[str, int] = {
+    "taynguyen_qa.jsonl": 2,
+    "viquad_dev.json": 1,
+    "vinewsqa_dev.json": 1,
+    "vicoqa_dev.json": 1,
+    "viquad_dev_en.json": 2,
+    "mlqa_dev_vi.json": 1,
+    "mlqa_dev_en.json": 2,
+}
+HARD_NEGATIVES = 3
+SEED = 20261201
+
+
+@dataclass(frozen=True)
+class Pair:
+    question: str
+    sentence: str
+    label: float
+    span: tuple[int, int] | None  # character offsets of the answer in the sentence
+
+
+def reader_question(question: str, history: tuple[tuple[str, str], ...] | list) -> str:
+    """The reader's input for a question, as `assistant.question.analyse` writes it."""
+    return reader_text(normalize_query(question), list(history))
+
+
+def _words(text: str) -> set[str]:
+    return set(fold(text).split())
+
+
+def _pairs_for(
+    item: Item, text: str, sentences: list[tuple[int, int]], other: str, rng: random.Random
+) -> list[Pair]:
+    question = reader_question(item.question, item.history)
+    folded = fold(text)
+    gold_spans = []
+    for gold in item.golds:
+        g = clean_text(gold)
+        if not g:
+            continue
+        at = text.find(g)
+        if at < 0:
+            at = folded.find(fold(g))
+        if at >= 0:
+            gold_spans.append((at, at + len(g)))
+    golds_folded = [fold(clean_text(g)) for g in item.golds if g.strip()]
+    positives, negatives = [], []
+    for s, e in sentences:
+        sentence = text[s:e]
+        inside = [(a - s, b - s) for a, b in gold_spans if a >= s and b <= e]
+        if inside:
+            positives.append(Pair(question, sentence, 1.0, inside[0]))
+        elif not any(g and g in fold(sentence) for g in golds_folded):
+            negatives.append(sentence)
+    if item.kind != "nearmiss" and not positives:
+        return []  # the answer crosses sentences or is not in the text: nothing to learn from
+    asked = _words(question)
+    negatives.sort(key=lambda s: -len(asked & _words(s)))
+    chosen = negatives[:HARD_NEGATIVES]
+    rest = negatives[HARD_NEGATIVES:]
+    if rest:
+        chosen.append(rng.choice(rest))
+    chosen.append(other)
+    return positives[:1] + [Pair(question, s, 0.0, None) for s in chosen]
+
+
+def build_pairs(
+    data_dir: Path, corpus: Path | None, fold: str = "train"
+) -> tuple[list[Pair], dict]:
+    """Pairs from every data file's articles in `fold`, and counts per file."""
+    rng = random.Random(SEED)
+    pairs: list[Pair] = []
+    counts: dict[str, dict[str, int]] = {}
+    for name, repeat in DATA_FILES.items():
+        path = data_dir / name
+        if not path.is_file():
+            raise UsageError(f"{path} is missing: --data must be the folder of the QA sets.")
+        data: Dataset = load_dataset(path, corpus if name.endswith(".jsonl") else None)
+        texts = {k: clean_text(c.text) for k, c in data.contexts.items()}
+        asked = {i.context for i in data.items}
+        keys = sorted(k for k in asked if fold_of(texts[k]) == fold)
+        split = {k: split_sentences(texts[k]) for k in keys}
+        all_sentences = [texts[k][s:e] for k in keys for s, e in split[k]]
+        made, questions = 0, 0
+        wanted = set(keys)
+        for item in data.items:
+            if item.context not in wanted:
+                continue
+            other = rng.choice(all_sentences)
+            new = _pairs_for(item, texts[item.context], split[item.context], other, rng)
+            if new:
+                questions += 1
+                for _ in range(repeat):
+                    pairs.extend(new)
+                made += len(new) * repeat
+        counts[name] = {"articles": len(keys), "questions": questions, "pairs": made}
+        logger.info("%s: %d articles, %d questions, %d pairs", name, len(keys), questions, made)
+    return pairs, counts
+
+
+@dataclass
+class Encoded:
+    ids: list[int]
+    label: float
+    start: int  # token index of the answer's start, or 0 (the first token: no span)
+    end: int
+    sentence_tokens: range
+
+
+def encode(tokenizer, pairs: list[Pair]) -> list[Encoded]:  # noqa: ANN001
+    out = []
+    for p in pairs:
+        enc = encode_pairs(tokenizer, p.question, [p.sentence])[0]
+        start = end = 0
+        if p.span is not None:
+            a, b = p.span
+            inside = [
+                i for i in enc.sentence_tokens if enc.offsets[i][1] > a and enc.offsets[i][0] < b
+            ]
+            if inside:
+                start, end = inside[0], inside[-1]
+        out.append(Encoded(enc.ids, p.label, start, end, enc.sentence_tokens))
+    return out
+
+
+def batches(examples: list[Encoded], size: int, rng: random.Random) -> Iterator[list[Encoded]]:
+    """Shuffled batches of similar length (little padding)."""
+    order = list(range(len(examples)))
+    rng.shuffle(order)
+    pool = size * 50
+    chunks = []
+    for lo in range(0, len(order), pool):
+        group = sorted(order[lo : lo + pool], key=lambda i: len(examples[i].ids))
+        chunks += [group[j : j + size] for j in range(0, len(group), size)]
+    rng.shuffle(chunks)
+    for chunk in chunks:
+        yield [examples[i] for i in chunk]
+
+
+def train(
+    data_dir: Path,
+    corpus: Path | None,
+    base_dir: Path,
+    out_dir: Path = WEIGHTS_DIR,
+    *,
+    epochs: float = 3.0,
+    batch_size: int = 32,
+    learning_rate: float = 2e-4,
+    limit: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """Train the reader and write `reader.safetensors` and `reader.json` into `out_dir`."""
+    import torch
+    from safetensors.torch import load_file, save_file
+    from tqdm import tqdm
+
+    from assistant.reading.model import FROZEN_LAYERS, TRAINED_LAYERS, CrossEncoder
+    from store.bert import limit_torch_threads
+
+    started = time.time()
+    limit_torch_threads()
+    torch.manual_seed(SEED)
+    rng = random.Random(SEED)
+    pairs, counts = build_pairs(data_dir, corpus)
+    if limit:
+        pairs = pairs[:limit]
+    tokenizer = load_tokenizer(base_dir)
+    examples = encode(tokenizer, pairs)
+    base = load_file(str(base_dir / "model.safetensors"))
+    model = CrossEncoder(base)
+    model.init_trained_from_base(base)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    heads = [*model.relevance.parameters(), *model.span.parameters()]
+    head_ids = {id(p) for p in heads}
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": [p for p in params if id(p) not in head_ids], "lr": learning_rate},
+            {"params": heads, "lr": learning_rate * 10},
+        ],
+        weight_decay=0.01,
+    )
+    steps_per_epoch = math.ceil(len(examples) / batch_size)
+    total = max(1, int(steps_per_epoch * epochs))
+    warmup = max(1, total // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / (total - warmup)))
+    )
+    positives = sum(e.label for e in examples)
+    pos_weight = torch.tensor((len(examples) - positives) / max(1.0, positives))
+    bce = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    step, losses, relevance_losses = 0, [], []
+    bar = tqdm(total=total, desc="Training the reader", unit="step", disable=not progress)
+    while step < total:
+        for batch in batches(examples, batch_size, rng):
+            if step >= total:
+                break
+            ids, mask = pad([e.ids for e in batch], 1)
+            relevance, start, end = model(ids, mask)
+            labels = torch.tensor([e.label for e in batch])
+            loss = bce(relevance, labels)
+            relevance_losses.append(loss.item())
+            answer_rows = [j for j, e in enumerate(batch) if e.label > 0 and e.start > 0]
+            if answer_rows:
+                rows = torch.tensor(answer_rows)
+                allowed = torch.zeros_like(mask)
+                for j in answer_rows:
+                    r = batch[j].sentence_tokens
+                    allowed[j, r.start : r.stop] = True
+                neg = torch.finfo(start.dtype).min
+                s_logits = start[rows].masked_fill(~allowed[rows], neg)
+                e_logits = end[rows].masked_fill(~allowed[rows], neg)
+                s_gold = torch.tensor([batch[j].start for j in answer_rows])
+                e_gold = torch.tensor([batch[j].end for j in answer_rows])
+                span_loss = functional_ce(s_logits, s_gold) + functional_ce(e_logits, e_gold)
+                loss = loss + 0.5 * span_loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+            losses.append(loss.item())
+            step += 1
+            bar.update(1)
+            if step % 50 == 0:
+                bar.set_postfix(
+                    loss=f"{sum(losses[-50:]) / 50:.3f}",
+                    relevance=f"{sum(relevance_losses[-50:]) / 50:.3f}",
+                )
+    bar.close()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.trained_state().items()}
+    tmp = out_dir / f".{WEIGHTS_FILE}.tmp"
+    save_file(state, str(tmp), metadata={"format": "pt"})
+    tmp.replace(out_dir / WEIGHTS_FILE)
+    manifest = {
+        "sha256": sha256_of(out_dir / WEIGHTS_FILE),
+        "bytes": (out_dir / WEIGHTS_FILE).stat().st_size,
+        "base_model": base_dir.name,
+        "frozen_layers": FROZEN_LAYERS,
+        "trained_layers": TRAINED_LAYERS,
+        "max_tokens": MAX_TOKENS,
+        "trained_on": counts,
+        "split": "articles whose text hash falls in the train fold (assistant/reading/split.py)",
+        "pairs": len(examples),
+        "steps": step,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "seed": SEED,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "final_loss": round(sum(losses[-100:]) / max(1, len(losses[-100:])), 4),
+        "final_relevance_loss": round(
+            sum(relevance_losses[-100:]) / max(1, len(relevance_losses[-100:])), 4
+        ),
+        "minutes": round((time.time() - started) / 60, 1),
+        "command": REBUILD,
+    }
+    (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def functional_ce(logits, gold):  # noqa: ANN001, ANN201
+    from torch.nn import functional
+
+    return functional.cross_entropy(logits, gold)

@@ -1,0 +1,1 @@
+"""What only the chat UI uses: rendering, interface strings, uploads, its settings."""

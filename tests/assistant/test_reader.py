@@ -1,0 +1,152 @@
+"""The trained reader: shipped weights that verify, and the sample article's questions answered.
+
+Real model, real store: the reader sits on the default embedding model's own layers.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant.question import analyse
+from assistant.reading.reader import Reader
+from assistant.reading.weights import (
+    MANIFEST_FILE,
+    WEIGHTS_DIR,
+    WEIGHTS_FILE,
+    ReaderError,
+    sha256_of,
+    verified_weights,
+)
+from assistant.settings import AssistantSettings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_shipped_weights_are_small_and_match_their_manifest():
+    path, manifest = verified_weights()
+    assert path.stat().st_size <= 20 * 1024 * 1024
+    assert sha256_of(path) == manifest["sha256"]
+    assert manifest["trained_on"] and manifest["pairs"] > 10_000
+
+
+def test_altered_weights_fail_their_check_and_say_how_to_rebuild(tmp_path):
+    shutil.copy(WEIGHTS_DIR / MANIFEST_FILE, tmp_path / MANIFEST_FILE)
+    data = bytearray((WEIGHTS_DIR / WEIGHTS_FILE).read_bytes())
+    data[-1] ^= 0xFF
+    (tmp_path / WEIGHTS_FILE).write_bytes(bytes(data))
+    with pytest.raises(ReaderError, match="fail their check.*hoidap reader train"):
+        verified_weights(tmp_path)
+    (tmp_path / WEIGHTS_FILE).unlink()
+    with pytest.raises(ReaderError, match="missing.*hoidap reader train"):
+        verified_weights(tmp_path)
+
+
+def test_follow_ups_carry_the_previous_question_to_the_reader():
+    first = "Tính đến 30-6 kết nạp được bao nhiêu đảng viên?"
+    q = analyse("Còn bị kỷ luật?", [(first, "787")])
+    assert q.follow_up and q.reader_text == f"{first} / Còn bị kỷ luật?"
+    alone = analyse("How many party members were admitted by 30 June?")
+    assert alone.language == "en" and not alone.follow_up
+
+
+@pytest.mark.slow
+def test_the_reader_loads_offline_and_scores_the_answering_sentence_highest(reader):
+    sentences = [
+        "Chiều 15-7, Ban Tổ chức Tỉnh ủy Gia Lai tổ chức hội nghị sơ kết.",
+        "Từ đầu năm đến ngày 30-6, toàn Đảng bộ tỉnh đã kết nạp được 787 đảng viên.",
+        "Hội chợ cà phê Buôn Ma Thuột thu hút 120 gian hàng.",
+    ]
+    for question in (
+        "Tính đến 30-6 kết nạp được bao nhiêu đảng viên?",
+        "How many party members were admitted by 30 June?",
+    ):
+        readings = reader.read(question, sentences)
+        best = max(range(3), key=lambda i: readings[i].probability)
+        assert best == 1 and readings[1].probability > AssistantSettings().reader_threshold
+        start, end = readings[1].span
+        assert "787" in sentences[1][start:end]
+
+
+@pytest.mark.slow
+def test_int8_still_picks_the_same_sentence(reader, e5_model_path):
+    """int8 is off by default: it keeps the choice but moves the probability far (measured)."""
+    quantized = Reader(e5_model_path, quantize=True)
+    q = "How many party members were admitted by 30 June?"
+    s = [
+        "Hội chợ cà phê Buôn Ma Thuột thu hút 120 gian hàng.",
+        "Từ đầu năm đến ngày 30-6, toàn Đảng bộ tỉnh đã kết nạp được 787 đảng viên.",
+    ]
+    full, small = reader.read(q, s), quantized.read(q, s)
+    assert full[1].probability > full[0].probability
+    assert small[1].probability > small[0].probability
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "expected", "cited"),
+    [
+        ("How many party members were admitted by 30 June?", "787", "kết nạp được 787"),
+        ("Tính đến 30-6 kết nạp được bao nhiêu đảng viên?", "787", "kết nạp được 787"),
+        (
+            "How many party members were disciplined in the first half of the year?",
+            "129",
+            "129 đảng viên bị thi hành kỷ luật",
+        ),
+        ("Có bao nhiêu đảng viên bị kỷ luật?", "129", "129 đảng viên bị thi hành kỷ luật"),
+        pytest.param(
+            "Who is the head of the provincial party committee's organization board?",
+            "Huỳnh Quang Thái",
+            "Trưởng ban Tổ chức Tỉnh ủy",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="known limit (docs/EVALUATION.md): answers from the attendance sentence",
+            ),
+        ),
+        ("Ai là Trưởng ban Tổ chức Tỉnh ủy Gia Lai?", "Huỳnh Quang Thái", "Trưởng ban"),
+        ("Ai chủ trì hội nghị?", "Huỳnh Quang Thái và Lý Anh Sang", "chủ trì hội nghị"),
+        ("Who chaired the conference?", "Huỳnh Quang Thái và Lý Anh Sang", "chủ trì hội nghị"),
+    ],
+)
+def test_the_sample_articles_questions_are_answered_right(seeded, question, expected, cited):
+    answer = seeded.ask(question)
+    assert not answer.abstained, answer
+    assert expected in answer.short, answer
+    assert cited in answer.citations[0].passage
+    language = "en" if question[0] in "HW" else "vi"
+    assert answer.language == language
+    assert answer.text.startswith("According" if language == "en" else "Theo")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Giá vàng SJC hôm nay là bao nhiêu?",
+        "Who won the football World Cup in 2018?",
+        "Đội tuyển bóng đá Việt Nam thắng mấy trận ở AFF Cup?",
+    ],
+)
+def test_a_question_on_an_absent_topic_abstains(seeded, question):
+    answer = seeded.ask(question)
+    assert answer.abstained and not answer.citations, answer
+
+
+@pytest.mark.slow
+def test_reader_check_verifies_offline_from_the_command_line(e5_model_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "reader", "check"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("reader ok: sha256 ")
