@@ -7,9 +7,9 @@ another article are negatives; every sentence offered for a `nearmiss` question 
 which teaches abstention. English questions (ViQuAD-en, MLQA-en, taynguyen `en`) are paired with
 the same Vietnamese sentences, so one model reads both languages.
 
-Everything is seeded and run in a fixed order: on the same torch build and thread count the
-weights come out bit-for-bit the same; elsewhere float summation order may differ slightly
-(held-out measures then agree within about a point).
+Everything is seeded and run in a fixed order: on the same machine, torch build and thread
+count the weights come out bit-for-bit the same (checked on a short run); another machine may
+sum floats in another order, so its weights can differ slightly.
 """
 
 from __future__ import annotations
