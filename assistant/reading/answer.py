@@ -3,9 +3,10 @@
 The retrieved passages' sentences are the candidates. Word overlap with the question (the
 rules of `assistant.answering.rules`, cheap) keeps the most promising ones, and the first
 sentences of each retrieved passage join them, so that an English question, which shares few
-words with the article, still reaches the reader with the right sentence. The reader's
-probability orders them, is the answer's confidence and decides abstention; its span is the
-short answer.
+words with the article, still reaches the reader with the right sentence. The reader's logit,
+plus the word overlap (which still knows names and numbers the small reader misses), orders
+them; the chosen sentence's probability is the answer's confidence and decides abstention; its
+span is the short answer.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ LEXICAL_PICKS = {"vi": 8, "en": 4}  # of the candidates, chosen by word overlap 
 RANK_PRIOR = 0.3  # logit bonus / (1 + passage rank): the retriever's order breaks near-ties
 RUNNER_UP = 0.9  # open questions also quote sentences this close to the best probability
 _PLURAL = re.compile(r"\b(?:các|những|hai|ba) (?:đồng chí|ông|bà|anh|chị)\b|:", re.IGNORECASE)
-_JOINERS = re.compile(r"^[\s,;]*(?:và\s+)?$|^\s*-[^;,.]*[;,]\s*(?:và\s+)?$")
 
 
 def _choose(cands: list[_Sentence], limit: int, lexical: int) -> list[_Sentence]:
@@ -57,33 +57,25 @@ def _choose(cands: list[_Sentence], limit: int, lexical: int) -> list[_Sentence]
     return chosen
 
 
-def _all_names(sentence: str, span: tuple[int, int]) -> tuple[int, int] | None:
-    """Offsets covering every person a sentence lists, when the span is one of them, or None.
+def _listed_names(sentence: str, span: tuple[int, int]) -> list[str]:
+    """Every person a sentence lists, when the span is one of them; else none.
 
     "Các đồng chí: Huỳnh Quang Thái-…; Lý Anh Sang-… chủ trì hội nghị": both chaired.
     """
     if not _PLURAL.search(sentence):
-        return None
+        return []
     persons = [s for s in find_spans("person", sentence) if s.kind == "person"]
-    hit = [p for p in persons if p.start < span[1] and p.end > span[0]]
-    if len(persons) < 2 or not hit:
-        return None
-    return persons[0].start, persons[-1].end
+    if len(persons) < 2 or not any(p.start < span[1] and p.end > span[0] for p in persons):
+        return []
+    return [p.text for p in persons]
 
 
 def _short(sentence: str, span: tuple[int, int] | None, asks_person: bool) -> str | None:
     if span is None:
         return None
-    if asks_person:
-        whole = _all_names(sentence, span)
-        if whole is not None:
-            names = [
-                p.text
-                for p in find_spans("person", sentence)
-                if p.kind == "person" and whole[0] <= p.start and p.end <= whole[1]
-            ]
-            if len(names) > 1:
-                return ", ".join(names[:-1]) + " và " + names[-1]
+    names = _listed_names(sentence, span) if asks_person else []
+    if names:
+        return ", ".join(names[:-1]) + " và " + names[-1]
     text = sentence[span[0] : span[1]].strip()
     return text or None
 
