@@ -31,22 +31,13 @@ def find_article(store: Store, article_id: str) -> StoredArticle | None:
     found = store.article(article_id)
     if found is not None:
         return found
-    ids = _ids_by_external_id(store, article_id)
+    ids = store.records.ids_by_external_id(article_id)
     if len(ids) > 1:
         raise HoidapError(
             f"{len(ids)} stored articles have the external id {article_id!r}; "
             f"give one of their ids: {', '.join(ids)}"
         )
     return store.article(ids[0]) if ids else None
-
-
-def _ids_by_external_id(store: Store, external_id: str) -> list[str]:
-    # DocStore has no lookup by external id yet; this reads its table directly (read-only).
-    rows = store.records._query(
-        "SELECT id FROM articles WHERE external_id = ? AND state = 'done' ORDER BY added_at, id",
-        (external_id,),
-    )
-    return [r[0] for r in rows]
 
 
 def article_dict(article: StoredArticle) -> dict[str, Any]:

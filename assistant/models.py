@@ -36,6 +36,22 @@ class Passage:
     url: str | None = None
     external_id: str | None = None
 
+    def cite(self, n: int, text: str, start: int, end: int) -> Citation:
+        """Citation `[n]` quoting `text`, at `article_text[start:end]`, with this article's ids."""
+        return Citation(
+            n=n,
+            article_id=self.article_id,
+            title=self.title,
+            passage=text,
+            start=start,
+            end=end,
+            score=self.score,
+            date=self.date,
+            source=self.source,
+            url=self.url,
+            external_id=self.external_id,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The passage as the JSON APIs return it: without the whole article's text."""
         data = asdict(self)

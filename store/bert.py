@@ -210,6 +210,19 @@ def torch_threads(count: int) -> Iterator[None]:
             torch.set_num_threads(previous)
 
 
+def pad_ids(rows: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[Any, Any]:
+    """Right-padded token ids and their mask (True on real tokens), as torch tensors."""
+    import torch
+
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.bool)
+    for j, r in enumerate(rows):
+        ids[j, : len(r)] = torch.tensor(r, dtype=torch.long)
+        mask[j, : len(r)] = True
+    return ids, mask
+
+
 class MeanPoolingBert:
     """BERT + mean pooling + L2 normalization over a folder accepted by `read_layout`."""
 
@@ -257,12 +270,7 @@ class MeanPoolingBert:
         with torch.inference_mode(), torch_threads(1 if small else torch.get_num_threads()):
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
-                width = max(len(ids[i]) for i in rows)
-                batch = torch.zeros((len(rows), width), dtype=torch.long)
-                mask = torch.zeros((len(rows), width), dtype=torch.bool)
-                for j, i in enumerate(rows):
-                    batch[j, : len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
-                    mask[j, : len(ids[i])] = True
+                batch, mask = pad_ids([ids[i] for i in rows])
                 out[rows] = self._forward(batch, mask).numpy()
         return out
 

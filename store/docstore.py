@@ -415,6 +415,15 @@ class DocStore:
         )
         return {r[0] for r in rows}
 
+    def ids_by_external_id(self, external_id: str) -> list[str]:
+        """Store ids of the finished articles with this archive id, oldest first."""
+        rows = self._query(
+            "SELECT id FROM articles WHERE external_id = ? AND state = 'done' "
+            "ORDER BY added_at, id",
+            (external_id,),
+        )
+        return [r[0] for r in rows]
+
     def article(self, article_id: str) -> StoredArticle | None:
         rows = self._query(
             "SELECT id, title, text, date, source, source_name, author, url, external_id, path, "

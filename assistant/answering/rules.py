@@ -387,20 +387,7 @@ def _pick(cands: list[_Sentence], qtype: QuestionType, max_citations: int) -> li
 
 
 def _citation(n: int, c: _Sentence) -> Citation:
-    p = c.passage
-    return Citation(
-        n=n,
-        article_id=p.article_id,
-        title=p.title,
-        passage=c.text,
-        start=c.start,
-        end=c.end,
-        score=p.score,
-        date=p.date,
-        source=p.source,
-        url=p.url,
-        external_id=p.external_id,
-    )
+    return c.passage.cite(n, c.text, c.start, c.end)
 
 
 # Lead-ins of a composed answer, for one article and for several. `_compose` writes them;

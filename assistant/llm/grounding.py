@@ -283,21 +283,7 @@ class CitationBook:
             if key not in self._numbers:
                 n = len(self.citations) + 1
                 self._numbers[key] = n
-                self.citations.append(
-                    Citation(
-                        n=n,
-                        article_id=p.article_id,
-                        title=p.title,
-                        passage=text,
-                        start=start,
-                        end=end,
-                        score=p.score,
-                        date=p.date,
-                        source=p.source,
-                        url=p.url,
-                        external_id=p.external_id,
-                    )
-                )
+                self.citations.append(p.cite(n, text, start, end))
             if self._numbers[key] not in numbers:
                 numbers.append(self._numbers[key])
         return numbers

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.reading.weights import WEIGHTS_DIR, ReaderError, verified_weights
+from store.bert import pad_ids
 
 MAX_TOKENS = 160  # question and sentence together; longer pairs lose the sentence's end
 MAX_SPAN_TOKENS = 24  # a short answer is a name, a number, a phrase
@@ -145,23 +146,10 @@ class Reader:
         with torch.inference_mode():
             for lo in range(0, len(order), BATCH):
                 rows = order[lo : lo + BATCH]
-                ids, mask = pad([pairs[i].ids for i in rows], self.pad_id)
+                ids, mask = pad_ids([pairs[i].ids for i in rows], self.pad_id)
                 relevance, start, end = self.model(ids, mask)
                 for j, i in enumerate(rows):
                     logit = float(relevance[j])
                     span = best_span(start[j], end[j], pairs[i], sentences[i])
                     out[i] = Reading(1 / (1 + math.exp(-logit)), logit, span)
         return [r for r in out if r is not None]
-
-
-def pad(rows: Sequence[Sequence[int]], pad_id: int):  # noqa: ANN201
-    """Right-padded ids and their mask, as torch tensors."""
-    import torch
-
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.bool)
-    for j, r in enumerate(rows):
-        ids[j, : len(r)] = torch.tensor(r, dtype=torch.long)
-        mask[j, : len(r)] = True
-    return ids, mask

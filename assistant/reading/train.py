@@ -26,7 +26,7 @@ from pathlib import Path
 from assistant.evaluate import Dataset, Item, load_dataset
 from assistant.language import fold
 from assistant.question import reader_text
-from assistant.reading.reader import MAX_TOKENS, encode_pairs, load_tokenizer, pad
+from assistant.reading.reader import MAX_TOKENS, encode_pairs, load_tokenizer
 from assistant.reading.split import fold_of
 from assistant.reading.weights import (
     MANIFEST_FILE,
@@ -38,6 +38,7 @@ from assistant.reading.weights import (
 from ingest.chunk import split_sentences
 from ingest.clean import clean_text, normalize_query
 from ingest.errors import UsageError
+from store.bert import pad_ids
 
 logger = logging.getLogger(__name__)
 
@@ -240,7 +241,7 @@ def train(
         for batch in batches(examples, batch_size, rng):
             if step >= total:
                 break
-            ids, mask = pad([e.ids for e in batch], 1)
+            ids, mask = pad_ids([e.ids for e in batch], 1)
             relevance, start, end = model(ids, mask)
             labels = torch.tensor([e.label for e in batch])
             loss = bce(relevance, labels)
