@@ -208,6 +208,15 @@ class VectorIndex:
         thread.start()
         return thread
 
+    def chunk_records(self, article_ids: Sequence[str]) -> list[tuple[str, dict[str, Any], str]]:
+        """(chunk id, metadata, text) of every chunk of these articles (to rebuild a cache)."""
+        if not self.exists or not article_ids:
+            return []
+        got = self._collection.get(
+            where={"article_id": {"$in": list(article_ids)}}, include=["metadatas", "documents"]
+        )
+        return list(zip(got["ids"], got["metadatas"], got["documents"]))  # type: ignore[arg-type]
+
     def vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors by chunk id (to score passages that only the lexical index found)."""
         if not self.exists or not chunk_ids:

@@ -77,6 +77,15 @@ CREATE INDEX IF NOT EXISTS word_forms_folded ON word_forms(folded);
 CREATE TABLE IF NOT EXISTS form_pairs (pair TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
 """
 
+# Only in a cache of a Chroma server, where other processes add and delete articles too:
+# `unlinked` journals articles this process unlinked (so a crash before their deletion is redone
+# without taking other processes' articles, which this cache holds unlinked, for orphans), and
+# `synced` holds the server revision of each article (or deletion) applied to the cache.
+SHARED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS unlinked (article_id TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS synced (id TEXT PRIMARY KEY, rev REAL NOT NULL) WITHOUT ROWID;
+"""
+
 
 @dataclass(frozen=True)
 class StoredArticle:
@@ -167,21 +176,63 @@ def _stored_texts(db: sqlite3.Connection, article_ids: Iterable[str]) -> list[st
     return texts
 
 
+def _write_articles(
+    db: sqlite3.Connection, articles: list[Article], chunks: dict[str, list[Chunk]], state: str
+) -> None:
+    """Replace articles, their chunks, BM25 keys and word-form counts (caller's transaction)."""
+    now = _now()
+    _count_forms(db, _stored_texts(db, [a.id for a in articles]), -1)  # replaced ones
+    _count_forms(db, (f"{a.title}\n{a.text}" for a in articles))
+    for a in articles:
+        lo, hi = date_bounds(a.date)
+        db.execute(
+            "INSERT OR REPLACE INTO articles(id, title, text, date, date_from, date_to, "
+            "source, source_name, author, url, external_id, path, captions, extra, state, "
+            "added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                a.id, a.title, a.text, a.date, lo, hi, a.source, a.source_name,
+                a.author, a.url, a.external_id, a.path,
+                json.dumps(list(a.captions), ensure_ascii=False),
+                json.dumps(a.extra, ensure_ascii=False), state, now,
+            ),
+        )  # fmt: skip
+        _delete_chunks(db, a.id)
+        for c in chunks[a.id]:
+            cur = db.execute(
+                "INSERT INTO chunks(id, article_id, position, start, end, text) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (c.id, c.article_id, c.position, c.start, c.end, c.text),
+            )
+            db.execute(
+                "INSERT INTO chunks_fts(rowid, keys) VALUES (?, ?)",
+                (
+                    cur.lastrowid,
+                    index_tokens(f"{a.title}. {c.text}" if c.position == 0 else c.text),
+                ),
+            )
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class DocStore:
-    """Thread-safe wrapper over one SQLite file (WAL mode, one connection, one lock)."""
+    """Thread-safe wrapper over one SQLite file (WAL mode, one connection, one lock).
 
-    def __init__(self, path: Path) -> None:
+    `shared`: the file is the local cache of a Chroma server that other processes write too.
+    """
+
+    def __init__(self, path: Path, *, shared: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.shared = shared
         self._lock = threading.RLock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        if shared:
+            self._db.executescript(SHARED_SCHEMA)
         self._db.execute(
             "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab "
             "USING fts5vocab(main, 'chunks_fts', 'row')"
@@ -255,6 +306,7 @@ class DocStore:
             }
             db.execute("DELETE FROM file_articles WHERE path = ?", (path,))
             db.execute("DELETE FROM files WHERE path = ?", (path,))
+            self._journal_unlinked(db, ids)
         return {i for i in ids if not self._is_linked(i)}
 
     def unlink(self, path: str, article_ids: Iterable[str]) -> set[str]:
@@ -265,7 +317,14 @@ class DocStore:
                 "DELETE FROM file_articles WHERE path = ? AND article_id = ?",
                 [(path, i) for i in ids],
             )
+            self._journal_unlinked(db, ids)
         return {i for i in ids if not self._is_linked(i)}
+
+    def _journal_unlinked(self, db: sqlite3.Connection, ids: Iterable[str]) -> None:
+        if self.shared:
+            db.executemany(
+                "INSERT OR IGNORE INTO unlinked(article_id) VALUES (?)", [(i,) for i in ids]
+            )
 
     def _is_linked(self, article_id: str) -> bool:
         return bool(
@@ -289,41 +348,12 @@ class DocStore:
         self, path: str, articles: list[Article], chunks: dict[str, list[Chunk]]
     ) -> None:
         """Write articles as `pending` with their chunks, before any vector is written."""
-        now = _now()
         with self.transaction() as db:
-            _count_forms(db, _stored_texts(db, [a.id for a in articles]), -1)  # replaced ones
-            _count_forms(db, (f"{a.title}\n{a.text}" for a in articles))
-            for a in articles:
-                lo, hi = date_bounds(a.date)
-                db.execute(
-                    "INSERT OR REPLACE INTO articles(id, title, text, date, date_from, date_to, "
-                    "source, source_name, author, url, external_id, path, captions, extra, state, "
-                    "added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
-                    (
-                        a.id, a.title, a.text, a.date, lo, hi, a.source, a.source_name,
-                        a.author, a.url, a.external_id, a.path,
-                        json.dumps(list(a.captions), ensure_ascii=False),
-                        json.dumps(a.extra, ensure_ascii=False), now,
-                    ),
-                )  # fmt: skip
-                _delete_chunks(db, a.id)
-                for c in chunks[a.id]:
-                    cur = db.execute(
-                        "INSERT INTO chunks(id, article_id, position, start, end, text) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        (c.id, c.article_id, c.position, c.start, c.end, c.text),
-                    )
-                    db.execute(
-                        "INSERT INTO chunks_fts(rowid, keys) VALUES (?, ?)",
-                        (
-                            cur.lastrowid,
-                            index_tokens(f"{a.title}. {c.text}" if c.position == 0 else c.text),
-                        ),
-                    )
-                db.execute(
-                    "INSERT OR IGNORE INTO file_articles(path, article_id) VALUES (?, ?)",
-                    (path, a.id),
-                )
+            _write_articles(db, articles, chunks, "pending")
+            db.executemany(
+                "INSERT OR IGNORE INTO file_articles(path, article_id) VALUES (?, ?)",
+                [(path, a.id) for a in articles],
+            )
 
     def link(self, path: str, article_ids: Iterable[str]) -> None:
         with self.transaction() as db:
@@ -345,6 +375,10 @@ class DocStore:
             for i in article_ids:
                 _delete_chunks(db, i)
                 db.execute("DELETE FROM articles WHERE id = ?", (i,))
+            if self.shared:
+                db.executemany(
+                    "DELETE FROM unlinked WHERE article_id = ?", [(i,) for i in article_ids]
+                )
 
     # word forms (diacritic restoration) ----------------------------------------------------
     def ensure_word_forms(self, *, progress: bool = False, batch: int = 500) -> None:
@@ -409,11 +443,15 @@ class DocStore:
         return self._form_total
 
     def orphan_ids(self) -> set[str]:
-        """Articles no file links (left by a crash between unlinking and deleting)."""
-        rows = self._query(
-            "SELECT id FROM articles WHERE id NOT IN (SELECT article_id FROM file_articles)"
-        )
-        return {r[0] for r in rows}
+        """Articles no file links (left by a crash between unlinking and deleting).
+
+        In a server's cache, only those this process unlinked, or left pending: the others are
+        other processes' articles, which no local file links.
+        """
+        sql = "SELECT id FROM articles WHERE id NOT IN (SELECT article_id FROM file_articles)"
+        if self.shared:
+            sql += " AND (state = 'pending' OR id IN (SELECT article_id FROM unlinked))"
+        return {r[0] for r in self._query(sql)}
 
     def ids_by_external_id(self, external_id: str) -> list[str]:
         """Store ids of the finished articles with this archive id, oldest first."""
@@ -539,6 +577,73 @@ class DocStore:
             "(SELECT id FROM articles WHERE state = 'done')"
         )[0]
         return {"files": files, "articles": articles, "pending": pending, "chunks": chunks}
+
+    # the cache of a Chroma server ------------------------------------------------------------
+    def synced_revs(self, ids: Iterable[str]) -> dict[str, float]:
+        """The server revision last applied for each of `ids` (absent: never applied)."""
+        ids = list(ids)
+        found: dict[str, float] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            found.update(
+                self._query(
+                    f"SELECT id, rev FROM synced WHERE id IN ({','.join('?' * len(part))})", part
+                )
+            )
+        return found
+
+    def apply_server_changes(
+        self,
+        articles: list[Article],
+        chunks: dict[str, list[Chunk]],
+        deleted: list[str],
+        revs: dict[str, float],
+    ) -> None:
+        """Apply what the server says in one transaction: articles, deletions, revisions."""
+        with self.transaction() as db:
+            if deleted:
+                _count_forms(db, _stored_texts(db, deleted), -1)
+                for i in deleted:
+                    _delete_chunks(db, i)
+                    db.execute("DELETE FROM articles WHERE id = ?", (i,))
+            if articles:
+                _write_articles(db, articles, chunks, "done")
+            db.executemany(
+                "INSERT OR REPLACE INTO synced(id, rev) VALUES (?, ?)", list(revs.items())
+            )
+
+    def clear(self) -> None:
+        """Empty every table (a cache whose server was reset), keeping the file."""
+        with self.transaction() as db:
+            for table in (
+                "files", "articles", "file_articles", "chunks", "chunks_fts", "word_forms",
+                "form_pairs", "meta", *(("unlinked", "synced") if self.shared else ()),
+            ):  # fmt: skip
+                db.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed names)
+
+    def chunk_counts(self, article_ids: Iterable[str]) -> dict[str, int]:
+        ids = list(article_ids)
+        found: dict[str, int] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            found.update(
+                self._query(
+                    "SELECT article_id, COUNT(*) FROM chunks WHERE article_id IN "
+                    f"({','.join('?' * len(part))}) GROUP BY article_id",
+                    part,
+                )
+            )
+        return found
+
+    def done_articles(self, batch: int = 200) -> Iterator[list[tuple[StoredArticle, int]]]:
+        """Finished articles with their chunk counts, in batches (to publish them to a server)."""
+        rows = self._query("SELECT id FROM articles WHERE state = 'done' ORDER BY id")
+        ids = [r[0] for r in rows]
+        for i in range(0, len(ids), batch):
+            part = ids[i : i + batch]
+            counts = self.chunk_counts(part)
+            found = [self.article(a) for a in part]
+            yield [(a, counts.get(a.id, 0)) for a in found if a is not None]
 
     def sources(self) -> list[tuple[str, str | None, int]]:
         """(source code, display name, article count), most articles first."""

@@ -79,6 +79,10 @@ class Indexer:
             so a run with nothing new never loads the embedding model).
         embed: turns passages into L2-normalized vectors.
         settings: chunking and file-size settings.
+        publish: with a Chroma server, puts finished articles on it, after their vectors and
+            before they are marked done here (a crash in between only makes the next run
+            redo them).
+        retract: with a server, takes deleted articles off it before anything else is deleted.
     """
 
     def __init__(
@@ -91,6 +95,8 @@ class Indexer:
         *,
         flush_size: int = 512,
         progress: bool = True,
+        publish: Callable[[list[str]], None] | None = None,
+        retract: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.records = records
         # Chunks embedded per call: large enough for the model's length sorting to pay off,
@@ -102,6 +108,13 @@ class Indexer:
         self._embed = embed
         self.settings = settings
         self.progress = progress
+        self._publish = publish
+        self._retract = retract
+
+    def _mark_done(self, article_ids: list[str]) -> None:
+        if self._publish is not None and article_ids:
+            self._publish(article_ids)
+        self.records.mark_done(article_ids)
 
     @property
     def vectors(self) -> VectorIndex:
@@ -189,7 +202,7 @@ class Indexer:
                 remaining[c.article_id] -= 1
                 if remaining[c.article_id] == 0:
                     finished.append(c.article_id)
-            self.records.mark_done(finished)
+            self._mark_done(finished)
             report.chunks_embedded += len(part)
 
         def finish_ready() -> None:
@@ -206,7 +219,7 @@ class Indexer:
                 self.records.begin_articles(job.path, job.new, job.chunks)
                 self.records.link(job.path, job.article_ids)
                 empty = [a.id for a in job.new if not job.chunks[a.id]]
-                self.records.mark_done(empty)
+                self._mark_done(empty)
                 for a in job.new:
                     remaining[a.id] = len(job.chunks[a.id])
                     queue.extend((c, a) for c in job.chunks[a.id])
@@ -231,10 +244,16 @@ class Indexer:
         )
 
     def _delete(self, article_ids: set[str], report: IngestReport) -> None:
-        """Vectors first, records last: a crash in between leaves records to redo the delete."""
+        """Server records first, then vectors, local records last.
+
+        A crash in between leaves local records (journaled as unlinked with a server) from
+        which the next run redoes the delete.
+        """
         if not article_ids:
             return
         ids = sorted(article_ids)
+        if self._retract is not None:
+            self._retract(ids)
         (self._vectors or self._reader).delete_articles(ids)
         self.records.delete_articles(ids)
         report.articles_removed += len(ids)

@@ -26,6 +26,14 @@ class StoreSettings(BaseSettings):
         description="URL of a Chroma server (`chroma run`), used instead of the embedded store.",
     )
     collection: str = Field("hoidap", description="Name prefix of the Chroma collections.")
+    sync_interval: float = Field(
+        2.0,
+        ge=0,
+        description=(
+            "With a Chroma server: seconds between checks for what other processes ingested or "
+            "pruned (each check is two small queries; 0: before every read)."
+        ),
+    )
     model: str = Field(
         DEFAULT_MODEL,
         description=(

@@ -17,6 +17,7 @@ from store.docstore import DocStore, StoredArticle
 from store.indexer import Indexer
 from store.report import IngestReport
 from store.settings import StoreSettings
+from store.sync import CacheSync, ServerRecords
 
 if TYPE_CHECKING:
     from langchain_chroma import Chroma
@@ -42,7 +43,10 @@ class StoreStats:
 
 
 def records_path(settings: StoreSettings) -> Path:
-    """Where the SQLite records live: in the store folder, per server when Chroma is remote."""
+    """Where the SQLite records live: in the store folder, per server when Chroma is remote.
+
+    With a server they are a cache of it (see `store.sync`): deleting the folder is harmless.
+    """
     if settings.chroma_url:
         slug = re.sub(r"[^A-Za-z0-9]+", "_", settings.chroma_url).strip("_")
         return settings.store_path / "servers" / f"{slug}_{settings.collection}" / "records.sqlite3"
@@ -53,7 +57,10 @@ class Store:
     """Articles and their chunk vectors, in Chroma (vectors) and SQLite (records and text).
 
     The embedding model is loaded only when something must be embedded, so `stats`, browsing
-    sources and re-ingesting unchanged files stay fast.
+    sources and re-ingesting unchanged files stay fast. With a Chroma server, the server holds
+    everything and the SQLite file is this process's cache of it: `records` first brings the
+    cache up to date (a rebuild on an empty folder, then at most one check every
+    `sync_interval` seconds), so every process sees what the others ingested or pruned.
     """
 
     def __init__(
@@ -67,18 +74,58 @@ class Store:
         self._embedder = embedder
         self.client = make_client(settings)
         try:
-            self.records = DocStore(records_path(settings))
+            self._records = DocStore(records_path(settings), shared=bool(settings.chroma_url))
         except OSError as e:
             raise StoreError(f"Cannot open the store records: {e}") from e
         self.collection_name = f"{settings.collection}_chunks"
+        self._check_model = check_model
         self._index = VectorIndex.open(
             self.client, self.collection_name, model_label=settings.model if check_model else None
         )
+        self._sync: CacheSync | None = None
+        if settings.chroma_url:
+            self._sync = CacheSync(
+                self._records,
+                ServerRecords(self.client, settings.collection),
+                self._open_index,
+                settings.sync_interval,
+            )
+
+    @property
+    def records(self) -> DocStore:
+        """The article records, brought up to date with the server first when there is one."""
+        if self._sync is not None:
+            self._sync.maybe()
+        return self._records
+
+    def refresh(self, *, progress: bool = True) -> None:
+        """Bring the cache up to date with the server now (nothing to do when embedded).
+
+        Raises:
+            StoreError: the server cannot be read.
+        """
+        if self._sync is None:
+            return
+        try:
+            self._sync.sync(progress=progress)
+        except StoreError:
+            raise
+        except Exception as e:
+            raise StoreError(
+                f"Cannot read the Chroma server at {self.settings.chroma_url}: {e}"
+            ) from e
+
+    def _open_index(self) -> VectorIndex:
+        """The chunk collection, opened again if another process created it since we started."""
+        if not self._index.exists:
+            model = self.settings.model if self._check_model else None
+            self._index = VectorIndex.open(self.client, self.collection_name, model_label=model)
+        return self._index
 
     @property
     def location(self) -> str:
         if self.settings.chroma_url:
-            return f"{self.settings.chroma_url} (records in {records_path(self.settings).parent})"
+            return f"{self.settings.chroma_url} (cache in {records_path(self.settings).parent})"
         return str(self.settings.store_path)
 
     @property
@@ -114,7 +161,7 @@ class Store:
 
     @contextmanager
     def _write_lock(self) -> Iterator[None]:
-        lock_path = self.records.path.with_suffix(".lock")
+        lock_path = self._records.path.with_suffix(".lock")
         with open(lock_path, "w") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -143,17 +190,33 @@ class Store:
             StoreError: the store cannot be written (another ingest runs, wrong model).
         """
         with self._write_lock():
-            self.records.ensure_word_forms(progress=progress)
+            self.refresh(progress=progress)  # what other processes wrote is not redone
+            self._records.ensure_word_forms(progress=progress)
             indexer = Indexer(
-                self.records,
-                self._index,
+                self._records,
+                self._open_index(),
                 self._index_for_write,
                 lambda texts: self.embedder.embed_passages(texts),
                 settings,
                 flush_size=self.settings.batch_size * 16,
                 progress=progress,
+                publish=self._publish if self._sync else None,
+                retract=self._retract if self._sync else None,
             )
             return indexer.run(paths, prune=prune)
+
+    def _publish(self, article_ids: list[str]) -> None:
+        """Put finished articles on the server (their chunks are there already)."""
+        assert self._sync is not None
+        counts = self._records.chunk_counts(article_ids)
+        found = [self._records.article(i) for i in article_ids]
+        items = [(a, counts.get(a.id, 0)) for a in found if a is not None]
+        self._sync.published(self._sync.server.publish(items))
+
+    def _retract(self, article_ids: list[str]) -> None:
+        """Take articles off the server, leaving tombstones the other caches apply."""
+        assert self._sync is not None
+        self._sync.published(self._sync.server.retract(article_ids))
 
     def as_vectorstore(self) -> Chroma:
         """The chunk collection as a LangChain `Chroma` vector store, for LangChain pipelines.
@@ -175,7 +238,7 @@ class Store:
 
     @property
     def index(self) -> VectorIndex:
-        return self._index
+        return self._open_index() if self._sync is not None else self._index
 
     def article(self, article_id: str) -> StoredArticle | None:
         return self.records.article(article_id)
@@ -194,18 +257,25 @@ class Store:
         )
 
     def reset(self) -> None:
-        """Delete every article and vector of this store (used to re-index with another model)."""
+        """Delete every article and vector of this store (used to re-index with another model).
+
+        With a server this empties the server: every process's cache is rebuilt, empty.
+        """
         with self._write_lock():
             try:
                 self.client.delete_collection(self.collection_name)
             except Exception:  # already absent
                 logger.debug("collection %s was absent", self.collection_name)
-            path = self.records.path
-            self.records.close()
+            if self._sync is not None:
+                self._sync.server.forget()
+            path = self._records.path
+            self._records.close()
             for suffix in ("", "-wal", "-shm"):
                 Path(str(path) + suffix).unlink(missing_ok=True)
-            self.records = DocStore(path)
+            self._records = DocStore(path, shared=self._sync is not None)
+            if self._sync is not None:
+                self._sync.records = self._records
             self._index = VectorIndex.open(self.client, self.collection_name, model_label=None)
 
     def close(self) -> None:
-        self.records.close()
+        self._records.close()
