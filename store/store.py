@@ -58,9 +58,9 @@ class Store:
 
     The embedding model is loaded only when something must be embedded, so `stats`, browsing
     sources and re-ingesting unchanged files stay fast. With a Chroma server, the server holds
-    everything and the SQLite file is this process's cache of it: `records` first brings the
-    cache up to date (a rebuild on an empty folder, then at most one check every
-    `sync_interval` seconds), so every process sees what the others ingested or pruned.
+    everything and the SQLite file is this process's cache of it, brought up to date when the
+    store opens (a rebuild, on an empty folder) and then by `records` at most once every
+    `sync_interval` seconds, so every process sees what the others ingested or pruned.
     """
 
     def __init__(
@@ -90,6 +90,7 @@ class Store:
                 self._open_index,
                 settings.sync_interval,
             )
+            self.refresh()  # an empty folder is rebuilt now, not on the first question
 
     @property
     def records(self) -> DocStore:
