@@ -98,13 +98,16 @@ class VectorIndex:
         if existing is None:
             if dimension is None or model_label is None:
                 return cls(None)
-            collection = client.create_collection(
-                name,
-                embedding_function=None,
-                configuration={"hnsw": {"space": "cosine"}},
-                metadata={MODEL_KEY: model_label, DIM_KEY: dimension},
-            )
-            return cls(collection)
+            try:
+                collection = client.create_collection(
+                    name,
+                    embedding_function=None,
+                    configuration={"hnsw": {"space": "cosine"}},
+                    metadata={MODEL_KEY: model_label, DIM_KEY: dimension},
+                )
+                return cls(collection)
+            except Exception:  # another process on the same server created it meanwhile
+                existing = client.get_collection(name, embedding_function=None)
         meta = existing.metadata or {}
         stored_model, stored_dim = meta.get(MODEL_KEY), meta.get(DIM_KEY)
         if model_label is not None and stored_model not in (None, model_label):
@@ -174,9 +177,12 @@ class VectorIndex:
         """
         if not self.exists or k <= 0:
             return []
-        result = self._collection.query(
-            query_embeddings=[vector], n_results=k, where=where or None, include=["distances"]
-        )
+        try:
+            result = self._collection.query(
+                query_embeddings=[vector], n_results=k, where=where or None, include=["distances"]
+            )
+        except Exception as e:  # a server that went away mid-run: say so, not a traceback
+            raise StoreError(f"The vector search failed ({type(e).__name__}: {e}).") from e
         distances = result["distances"][0]  # type: ignore[index]
         return [
             VectorHit(chunk_id=i, similarity=1.0 - float(d))

@@ -17,7 +17,7 @@ from store.docstore import DocStore, StoredArticle
 from store.indexer import Indexer
 from store.report import IngestReport
 from store.settings import StoreSettings
-from store.sync import CacheSync, ServerRecords
+from store.sync import CacheSync, ServerRecords, writer_id
 
 if TYPE_CHECKING:
     from langchain_chroma import Chroma
@@ -86,7 +86,7 @@ class Store:
         if settings.chroma_url:
             self._sync = CacheSync(
                 self._records,
-                ServerRecords(self.client, settings.collection),
+                ServerRecords(self.client, settings.collection, writer_id(str(self._records.path))),
                 self._open_index,
                 settings.sync_interval,
             )
@@ -116,9 +116,9 @@ class Store:
                 f"Cannot read the Chroma server at {self.settings.chroma_url}: {e}"
             ) from e
 
-    def _open_index(self) -> VectorIndex:
+    def _open_index(self, reopen: bool = False) -> VectorIndex:
         """The chunk collection, opened again if another process created it since we started."""
-        if not self._index.exists:
+        if reopen or not self._index.exists:
             model = self.settings.model if self._check_model else None
             self._index = VectorIndex.open(self.client, self.collection_name, model_label=model)
         return self._index

@@ -7,26 +7,33 @@ With `--chroma-url`, three collections on the server hold everything needed to a
   the time it was published, and `n_chunks`; written only after all its chunks are upserted,
   so an article on the server always has its chunks (a process killed midway leaves only
   chunks under content-derived ids, which the next ingest of that article overwrites);
-- `{prefix}_deleted`: a tombstone per deleted article, with the `rev` of the deletion.
+- `{prefix}_deleted`: a tombstone per deleted article, with the `rev` of the deletion;
+- `{prefix}_writers`: one small record per ingesting store folder, given a new token after each
+  of its writes, so that a check when nothing changed is one request for a handful of records.
 
-(Chroma needs a vector per record: articles and tombstones carry a constant 1-d placeholder.)
+(Chroma needs a vector per record: those three carry a constant 1-d placeholder.)
 
 The local cache (articles, chunks, the FTS5 BM25 index, word-form counts) is derived from those
 records. A cache that never saw this server rebuilds itself from every article; afterwards
 `CacheSync.sync` asks only for articles and tombstones whose `rev` is at least `since`, the
 newest revision seen minus `MARGIN` seconds, and skips the revisions it has already applied
 (kept per id in the cache). The margin covers a writer whose revision was stamped a moment
-before its upsert became visible, and clock skew between machines; when nothing changed, a
-check is two small indexed queries. A server whose collections were deleted and made again
-(`hoidap reset`) is noticed by the articles collection's id, and the cache is rebuilt.
+before its upsert became visible, and clock skew between machines. Those queries run only when
+a writer's token differs from the last check's. A writer killed between its last write and its
+token update is seen at the next change anyone makes (its revisions are still in the window
+then). A server whose collections were deleted and made again (`hoidap reset`) is noticed by
+the articles collection's id, and the cache is rebuilt.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -45,6 +52,7 @@ MARGIN = 60.0
 BATCH = 200  # articles per request while rebuilding or catching up
 SERVER_KEY = "server_articles_collection"
 SINCE_KEY = "server_since"
+HEADS_KEY = "server_writers"
 _PLACEHOLDER = np.ones((1, 1), dtype=np.float32)
 
 
@@ -89,22 +97,50 @@ def article_from_record(text: str, meta: dict[str, Any]) -> Article:
     )
 
 
+def writer_id(folder: str) -> str:
+    """One id per ingesting store folder (its ingests never overlap: they hold its lock)."""
+    return hashlib.sha256(f"{socket.gethostname()}\x1f{folder}".encode()).hexdigest()[:16]
+
+
 class ServerRecords:
-    """The server's article and tombstone collections (created on first use)."""
+    """The server's article, tombstone and writer collections (created on first use).
 
-    def __init__(self, client: chromadb.ClientAPI, prefix: str) -> None:
+    `writer`: the id this process's writes are announced under (see `writer_id`).
+    """
+
+    def __init__(self, client: chromadb.ClientAPI, prefix: str, writer: str = "") -> None:
         self.client = client
-        self.names = (f"{prefix}_articles", f"{prefix}_deleted")
-        self._articles: chromadb.Collection | None = None
-        self._deleted: chromadb.Collection | None = None
+        self.names = (f"{prefix}_articles", f"{prefix}_deleted", f"{prefix}_writers")
+        self.writer = writer or uuid.uuid4().hex[:16]
+        self._handles: tuple[chromadb.Collection, ...] | None = None
 
-    def _open(self) -> tuple[chromadb.Collection, chromadb.Collection]:
-        if self._articles is None or self._deleted is None:
-            self._articles, self._deleted = (
+    def _all(self) -> tuple[chromadb.Collection, ...]:
+        if self._handles is None:
+            self._handles = tuple(
                 self.client.get_or_create_collection(name, embedding_function=None)
                 for name in self.names
             )
-        return self._articles, self._deleted
+        return self._handles
+
+    def _open(self) -> tuple[chromadb.Collection, chromadb.Collection]:
+        articles, deleted, _ = self._all()
+        return articles, deleted
+
+    def reopen(self) -> None:
+        """Forget the collection handles (the collections may have been deleted and re-made)."""
+        self._handles = None
+
+    def heads(self) -> dict[str, str]:
+        """Each writer's latest token: unchanged tokens mean nothing was written since."""
+        got = self._all()[2].get(include=["metadatas"])
+        return {i: str(m.get("token")) for i, m in zip(got["ids"], got["metadatas"])}
+
+    def _announce(self, rev: float) -> str:
+        token = uuid.uuid4().hex
+        self._all()[2].upsert(
+            ids=[self.writer], embeddings=_PLACEHOLDER, metadatas=[{"rev": rev, "token": token}]
+        )
+        return token
 
     @property
     def identity(self) -> str:
@@ -112,19 +148,21 @@ class ServerRecords:
         return str(self._open()[0].id)
 
     def forget(self) -> None:
-        """Delete both collections (`hoidap reset`)."""
+        """Delete the collections (`hoidap reset`)."""
         for name in self.names:
             try:
                 self.client.delete_collection(name)
             except Exception:  # already absent
                 logger.debug("collection %s was absent", name)
-        self._articles = self._deleted = None
+        self._handles = None
 
-    def publish(self, articles: Iterable[tuple[StoredArticle | Article, int]]) -> dict[str, float]:
-        """Upsert finished articles with their chunk counts; returns their revisions."""
+    def publish(
+        self, articles: Iterable[tuple[StoredArticle | Article, int]]
+    ) -> tuple[dict[str, float], str]:
+        """Upsert finished articles with their chunk counts: (their revisions, the new token)."""
         items = list(articles)
         if not items:
-            return {}
+            return {}, ""
         collection = self._open()[0]
         rev = time.time()
         for i in range(0, len(items), BATCH):
@@ -135,12 +173,12 @@ class ServerRecords:
                 documents=[a.text for a, _ in part],
                 metadatas=[article_metadata(a, n, rev) for a, n in part],
             )
-        return {a.id: rev for a, _ in items}
+        return {a.id: rev for a, _ in items}, self._announce(rev)
 
-    def retract(self, article_ids: list[str]) -> dict[str, float]:
-        """Remove articles and leave tombstones, so other caches delete them too."""
+    def retract(self, article_ids: list[str]) -> tuple[dict[str, float], str]:
+        """Remove articles and leave tombstones: (the deletions' revisions, the new token)."""
         if not article_ids:
-            return {}
+            return {}, ""
         articles, deleted = self._open()
         rev = time.time()
         for i in range(0, len(article_ids), BATCH):
@@ -151,7 +189,7 @@ class ServerRecords:
                 metadatas=[{"rev": rev} for _ in part],
             )
             articles.delete(ids=part)
-        return {i: rev for i in article_ids}
+        return {i: rev for i in article_ids}, self._announce(rev)
 
     def revisions_since(self, since: float) -> tuple[dict[str, float], dict[str, float]]:
         """(published, deleted): revisions at or after `since`, by article id."""
@@ -179,7 +217,8 @@ class CacheSync:
     Args:
         records: the local cache (a `DocStore` opened with `shared=True`).
         server: the server's article and tombstone collections.
-        chunks: returns the chunk collection as now open (it may be created after we start).
+        chunks: returns the chunk collection as now open (it may be created after we start);
+            with True, opened again (the server was reset).
         interval: seconds between checks made by `maybe` (0: check every time).
     """
 
@@ -187,7 +226,7 @@ class CacheSync:
         self,
         records: DocStore,
         server: ServerRecords,
-        chunks: Callable[[], VectorIndex],
+        chunks: Callable[[bool], VectorIndex],
         interval: float,
     ) -> None:
         self.records = records
@@ -219,21 +258,39 @@ class CacheSync:
             self._sync(progress=progress)
             self._checked = time.monotonic()
 
-    def published(self, revs: dict[str, float]) -> None:
-        """Record revisions this process wrote itself, so the next check does not refetch them."""
+    def published(self, written: tuple[dict[str, float], str]) -> None:
+        """Record what this process wrote itself, so the next check does not fetch it back."""
+        revs, token = written
         self.records.apply_server_changes([], {}, [], revs)
+        heads = self._heads()
+        if token and heads is not None:
+            heads[self.server.writer] = token
+            self.records.set_meta(HEADS_KEY, json.dumps(heads, sort_keys=True))
+
+    def _heads(self) -> dict[str, str] | None:
+        saved = self.records.get_meta(HEADS_KEY)
+        return json.loads(saved) if saved else None
 
     def _sync(self, *, progress: bool) -> None:
+        try:
+            heads = self.server.heads()
+        except Exception:  # the collections were deleted (a reset): open them again
+            self.server.reopen()
+            heads = self.server.heads()
         identity = self.server.identity
         if self.records.get_meta(SERVER_KEY) != identity:
             self._rebuild(identity, progress=progress)
+        elif heads == self._heads():
+            return  # nobody wrote since the last check
         self._catch_up(float(self.records.get_meta(SINCE_KEY) or 0.0))
+        self.records.set_meta(HEADS_KEY, json.dumps(heads, sort_keys=True))
 
     def _rebuild(self, identity: str, *, progress: bool) -> None:
         started = time.time()
         if self.records.get_meta(SERVER_KEY) is not None:
             logger.info("the Chroma server was reset: rebuilding the local cache")
             self.records.clear()
+            self._chunks(True)
         else:
             self._publish_local()  # a cache made before the server held articles
         if self.records.counts()["articles"] == 0:
@@ -285,7 +342,7 @@ class CacheSync:
         if not fetched:
             return
         by_article: dict[str, list[Chunk]] = {a.id: [] for a, _, _ in fetched}
-        for _, meta, text in self._chunks().chunk_records(list(by_article)):
+        for _, meta, text in self._chunks(False).chunk_records(list(by_article)):
             chunk = Chunk(
                 article_id=meta["article_id"],
                 position=int(meta["position"]),
