@@ -262,3 +262,15 @@ def test_kill_9_mid_ingest_then_rerun_completes_without_duplicates(server, tmp_p
     for folder in ("A", "B", "C"):
         seen = stats(tmp_path / folder, url, collection)
         assert (seen["articles"].strip(), seen["chunks"].strip()) == (str(n), str(chunks))
+
+
+def test_a_reset_through_one_process_empties_the_others(server, tmp_path):
+    url, collection = server
+    a, b = tmp_path / "A", tmp_path / "B"
+    ok(hoidap(a, url, collection, "ingest", "--quiet", str(SAMPLE)))
+    assert "787" in ask(b, url, collection, QUESTION)["text"]
+    ok(hoidap(a, url, collection, "reset", "--yes"))
+    assert stats(b, url, collection)["articles"].strip() == "0"
+    assert ask(b, url, collection, QUESTION)["abstained"]
+    ok(hoidap(b, url, collection, "ingest", "--quiet", str(SAMPLE)))  # and it fills again
+    assert "787" in ask(a, url, collection, QUESTION)["text"]
