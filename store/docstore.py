@@ -592,6 +592,9 @@ class DocStore:
             )
         return found
 
+    def synced_revs_exist(self) -> bool:
+        return bool(self._query("SELECT 1 FROM synced LIMIT 1"))
+
     def apply_server_changes(
         self,
         articles: list[Article],

@@ -239,18 +239,22 @@ class CacheSync:
     def maybe(self) -> None:
         """Sync unless another check ran less than `interval` seconds ago.
 
-        A server that fails meanwhile is logged, not raised: answers then come from the cache.
+        A server that fails meanwhile is logged, not raised. While another thread syncs, the
+        caller reads the cache as it is rather than waiting (the UI answers several questions
+        at once; only one of them pays for a catch-up).
         """
         if time.monotonic() - self._checked < self.interval:
             return
-        with self._lock:
-            if time.monotonic() - self._checked < self.interval:
-                return
-            try:
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            if time.monotonic() - self._checked >= self.interval:
                 self._sync(progress=True)
-            except Exception as e:  # the server is down or busy: answer from the cache
-                logger.warning("could not check the Chroma server for changes: %s", e)
+        except Exception as e:  # the server is down or busy: read the cache meanwhile
+            logger.warning("could not check the Chroma server for changes: %s", e)
+        finally:
             self._checked = time.monotonic()
+            self._lock.release()
 
     def sync(self, *, progress: bool = True) -> None:
         """Rebuild the cache when it never saw this server, then catch up with its changes."""
@@ -313,7 +317,13 @@ class CacheSync:
         self.records.set_meta(SERVER_KEY, identity)
 
     def _publish_local(self) -> None:
-        """Articles this cache holds as finished: the server gets them (their chunks are there)."""
+        """A cache made before the server held articles: the server gets its finished articles.
+
+        Their chunks are on the server already. A cache that ever applied or wrote a server
+        revision (a rebuild that was interrupted, say) is not such a cache.
+        """
+        if self.records.synced_revs_exist():
+            return
         for batch in self.records.done_articles():
             self.published(self.server.publish(batch))
 

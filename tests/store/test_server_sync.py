@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ from chromadb.config import Settings as ChromaSettings
 from ingest.chunk import chunk_article
 from ingest.read import read_file
 from ingest.settings import IngestSettings
+from store.store import records_path
 
 pytestmark = pytest.mark.slow
 
@@ -274,3 +276,30 @@ def test_a_reset_through_one_process_empties_the_others(server, tmp_path):
     assert ask(b, url, collection, QUESTION)["abstained"]
     ok(hoidap(b, url, collection, "ingest", "--quiet", str(SAMPLE)))  # and it fills again
     assert "787" in ask(a, url, collection, QUESTION)["text"]
+
+
+def test_a_cache_made_before_the_server_held_articles_publishes_them(
+    server, tmp_path, make_assistant
+):
+    """Older versions kept article records only in the ingesting process's folder."""
+    url, collection = server
+    older = make_assistant(chroma_url=url, collection=collection)
+    assert not older.ingest([SAMPLE], progress=False).failed
+    cache = records_path(older.settings.store)
+    older.close()
+    # What such a store looks like: chunks on the server, articles only in the local file.
+    u = urlparse(url)
+    client = chromadb.HttpClient(
+        host=u.hostname, port=u.port, settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    for suffix in ("articles", "deleted", "writers"):
+        client.delete_collection(f"{collection}_{suffix}")
+    with sqlite3.connect(cache) as db:
+        db.execute("DROP TABLE synced")
+        db.execute("DROP TABLE unlinked")
+        db.execute("DELETE FROM meta WHERE key LIKE 'server_%'")
+    assert ask(tmp_path / "B", url, collection, QUESTION)["abstained"]
+
+    reopened = make_assistant(chroma_url=url, store=cache.parents[2], collection=collection)
+    assert reopened.stats().articles == 1
+    assert "787" in ask(tmp_path / "B", url, collection, QUESTION)["text"]
