@@ -171,10 +171,12 @@ class Assistant:
         """The trained reader, loaded (and its weights checked) on first use."""
         if self._reader is None:
             from assistant.reading.reader import Reader
+            from store.bert import resolve_precision
             from store.model import build_default_model
 
             base = build_default_model(self.settings.store.cache_dir)
-            self._reader = Reader(base, quantize=self.settings.assistant.reader_int8)
+            precision = resolve_precision(self.settings.store.precision)
+            self._reader = Reader(base, precision=precision)
         return self._reader
 
     def _read(self, asked: Question, passages: list[Passage]) -> tuple[Answer, list[Passage]]:

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ingest.errors import HoidapError
-from store.bert import MeanPoolingBert
+from store.bert import MeanPoolingBert, Precision, resolve_precision
 from store.model import resolve_model, without_progress_bars
 from store.settings import StoreSettings
 
@@ -74,14 +74,16 @@ class SentenceTransformerEncoder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-def load_encoder(model_name_or_path: str) -> Encoder:
+def load_encoder(model_name_or_path: str, precision: Precision = "fp32") -> Encoder:
     """The fast backend for plain mean-pooling BERT folders, sentence-transformers otherwise.
+
+    ``precision`` applies to the fast backend; sentence-transformers models run in fp32.
 
     Raises:
         ModelLoadError: the model cannot be found or loaded; the message is one line.
     """
     try:
-        fast = MeanPoolingBert.from_folder(model_name_or_path)
+        fast = MeanPoolingBert.from_folder(model_name_or_path, precision)
         return fast if fast is not None else SentenceTransformerEncoder(model_name_or_path)
     except ModelLoadError:
         raise
@@ -102,7 +104,7 @@ class Embedder:
             mixed.
         query_prefix: Text put before every query.
         passage_prefix: Text put before every passage.
-        batch_size: Texts per forward pass.
+        batch_size: Most texts per forward pass.
     """
 
     def __init__(
@@ -113,8 +115,9 @@ class Embedder:
         query_prefix: str,
         passage_prefix: str,
         batch_size: int = 32,
+        precision: Precision = "fp32",
     ) -> None:
-        self._model = load_encoder(model_name_or_path)
+        self._model = load_encoder(model_name_or_path, precision)
         self._dimension = int(self._model.dimension)
         self.model_label = model_label
         self.query_prefix = query_prefix
@@ -134,6 +137,7 @@ class Embedder:
             query_prefix=settings.effective_query_prefix,
             passage_prefix=settings.effective_passage_prefix,
             batch_size=settings.batch_size,
+            precision=resolve_precision(settings.precision),
         )
 
     @property
@@ -145,6 +149,11 @@ class Embedder:
     def backend(self) -> str:
         """``bert`` (torch only) or ``sentence-transformers``: which loader runs the model."""
         return "bert" if isinstance(self._model, MeanPoolingBert) else "sentence-transformers"
+
+    @property
+    def precision(self) -> Precision:
+        """``bf16`` or ``fp32``: the arithmetic the model actually runs in."""
+        return getattr(self._model, "precision", "fp32")
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         """Embed stored text: float32, L2-normalized, shape ``(len(texts), dimension)``."""

@@ -43,10 +43,12 @@ def embedder(e5_model_path: Path):
 
 @pytest.fixture(scope="session")
 def reader(e5_model_path: Path):
-    """The shipped reader, loaded once for the run."""
+    """The shipped reader in the precision users get by default, loaded once for the run."""
     from assistant.reading.reader import Reader
+    from store.bert import resolve_precision
+    from store.settings import StoreSettings
 
-    return Reader(e5_model_path)
+    return Reader(e5_model_path, precision=resolve_precision(StoreSettings().precision))
 
 
 @pytest.fixture

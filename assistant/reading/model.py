@@ -8,6 +8,10 @@ file holds only the `TRAINED_LAYERS` layers above them and the heads (a few MB),
 languages share everything the embedding model knows. Six layers instead of twelve halve the
 cost of reading a question's candidate sentences.
 
+Precision: `CrossEncoder.run_layers_in` puts the layers' linear matrices in bf16 for inference
+(the store's ``precision`` setting, as the embedding model); LayerNorms, the embeddings and the
+heads stay fp32, as in `store.bert`.
+
 Input: ``<s> question </s></s> sentence </s>`` (the XLM-R pair format). Outputs per pair:
 a relevance logit (does this sentence answer the question?) from the mean of the tokens, and
 start and end logits over the sentence's tokens for the short answer.
@@ -20,6 +24,8 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 from torch.nn import functional
+
+from store.bert import packed_linear, prepack
 
 HIDDEN = 384
 HEADS = 12
@@ -63,8 +69,8 @@ class EncoderLayer(nn.Module):
             split(self.q(x)), split(self.k(x)), split(self.v(x)), attn_mask=key_mask
         )
         context = context.transpose(1, 2).reshape(batch, width, HIDDEN)
-        x = self.aln(self.ao(context) + x)
-        return self.oln(self.fo(functional.gelu(self.fi(x))) + x)
+        x = _norm(self.aln, self.ao(context) + x)
+        return _norm(self.oln, self.fo(functional.gelu(self.fi(x))) + x)
 
     def load_bert(self, tensors: Mapping[str, torch.Tensor], index: int) -> None:
         """Copy layer `index` of a BERT checkpoint (transformers' tensor names)."""
@@ -107,6 +113,7 @@ class CrossEncoder(nn.Module):
             width = ids.shape[1]
             x = functional.embedding(ids, self._word) + self._type + self._position[:width]
             x = functional.layer_norm(x, (HIDDEN,), *self._embedding_norm, LAYER_NORM_EPS)
+            x = x.to(self.frozen[0].q.weight.dtype)
             key_mask = _key_mask(mask)
             for layer in self.frozen:
                 x = layer(x, key_mask)
@@ -120,6 +127,7 @@ class CrossEncoder(nn.Module):
         key_mask = _key_mask(mask)
         for layer in self.layers:
             x = layer(x, key_mask)
+        x = x.float()
         # Mean over the tokens, as the embedding model pools: its first token was never
         # trained to summarize, and a head on it barely learned in a first training run.
         weights = mask.unsqueeze(-1).to(x.dtype)
@@ -128,9 +136,45 @@ class CrossEncoder(nn.Module):
         start, end = self.span(x).unbind(-1)
         return relevance, start, end
 
+    def run_layers_in(self, dtype: torch.dtype) -> None:
+        """Cast the layers' linear weights to ``dtype`` (inference; LayerNorms stay fp32).
+
+        bf16 matrices are prepacked for oneDNN, as `store.bert` does for the embedding model.
+        """
+        for layer in [*self.frozen, *self.layers]:
+            for name, module in list(layer.named_children()):
+                if isinstance(module, nn.Linear):
+                    module.to(dtype)
+                    if dtype == torch.bfloat16:
+                        packed = PackedLinear.of(module)
+                        if packed is not None:
+                            setattr(layer, name, packed)
+
     def trained_state(self) -> dict[str, torch.Tensor]:
         """What the shipped file holds: the trained layers and the heads."""
         return {k: v for k, v in self.state_dict().items() if not k.startswith("frozen.")}
+
+
+class PackedLinear(nn.Module):
+    """An inference-only bf16 `nn.Linear` whose matrix is prepacked (`store.bert.prepack`)."""
+
+    def __init__(self, weight: torch.Tensor, packed: object, bias: torch.Tensor) -> None:
+        super().__init__()
+        self.weight, self.packed, self.bias = weight, packed, bias
+
+    @classmethod
+    def of(cls, linear: nn.Linear) -> PackedLinear | None:
+        weight = linear.weight.detach()
+        packed = prepack(weight)
+        return None if packed is None else cls(weight, packed, linear.bias.detach())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return packed_linear(x, self.packed, self.bias)
+
+
+def _norm(norm: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
+    """LayerNorm in fp32 whatever the layers run in, back in their dtype."""
+    return norm(x.float()).to(x.dtype)
 
 
 def _key_mask(mask: torch.Tensor) -> torch.Tensor | None:

@@ -8,8 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-from store.bert import MeanPoolingBert, read_layout
+from store.bert import (
+    MeanPoolingBert,
+    length_batches,
+    native_bf16,
+    read_layout,
+    resolve_precision,
+)
 from store.embedder import Embedder, SentenceTransformerEncoder, load_encoder
 
 LONG = "Từ đầu năm đến ngày 30-6, toàn Đảng bộ tỉnh đã kết nạp được 787 đảng viên. " * 60
@@ -56,6 +63,46 @@ def test_vectors_equal_sentence_transformers(
     assert cosines.min() > 0.9999, cosines
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
     assert bert.encode([], batch_size).shape == (0, 384)
+
+
+@pytest.mark.parametrize("batch_size", [1, 32])
+def test_bf16_vectors_stay_within_the_verified_bound(
+    e5_model_path: Path, reference: SentenceTransformerEncoder, batch_size: int
+):
+    bf16 = MeanPoolingBert.from_folder(e5_model_path, "bf16")
+    assert bf16 is not None and bf16.precision == "bf16"
+    assert bf16._w["encoder.layer.0.intermediate.dense.weight"].dtype == torch.bfloat16
+    assert bf16._w["encoder.layer.0.output.LayerNorm.weight"].dtype == torch.float32
+    got = bf16.encode(TEXTS, batch_size)
+    want = reference.encode(TEXTS, batch_size)
+    assert got.dtype == np.float32
+    cosines = np.sum(got * want, axis=1)
+    assert cosines.min() > 0.9995, cosines
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("lengths", "rows", "tokens"),
+    [([5, 300, 7, 120, 120, 9], 32, 400), ([10] * 50, 8, 4096), ([600], 4, 100), ([], 4, 100)],
+)
+def test_length_batches_cover_every_text_once_within_the_budget(
+    lengths: list[int], rows: int, tokens: int
+):
+    batches = length_batches(lengths, rows, tokens)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for batch in batches:
+        widths = [lengths[i] for i in batch]
+        assert widths == sorted(widths, reverse=True) and len(batch) <= rows
+        assert len(batch) == 1 or len(batch) * widths[0] <= tokens
+    if lengths == [10] * 50:
+        assert [len(b) for b in batches] == [8] * 6 + [2]
+
+
+def test_precision_settings_resolve():
+    assert resolve_precision("auto") == ("bf16" if native_bf16() else "fp32")
+    assert resolve_precision("fp32") == "fp32" and resolve_precision("bf16") == "bf16"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        resolve_precision("int8")
 
 
 def test_tokens_equal_sentence_transformers(bert: MeanPoolingBert, e5_model_path: Path):

@@ -12,6 +12,7 @@ from langchain_core.embeddings import Embeddings
 from sentence_transformers import SentenceTransformer
 
 from ingest.errors import HoidapError
+from store.bert import native_bf16
 from store.embedder import Embedder, ModelLoadError
 from store.langchain_embeddings import as_langchain_embeddings
 from store.settings import StoreSettings
@@ -33,6 +34,12 @@ def raw_model(e5_model_path: Path) -> SentenceTransformer:
     return SentenceTransformer(str(e5_model_path), device="cpu")
 
 
+@pytest.fixture(scope="module")
+def fp32_embedder(e5_model_path: Path) -> Embedder:
+    """The fp32 runtime, which must equal sentence-transformers to float rounding."""
+    return Embedder.from_settings(StoreSettings(precision="fp32"))
+
+
 def raw_encode(model: SentenceTransformer, texts: list[str]) -> np.ndarray:
     return model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
 
@@ -52,7 +59,11 @@ def test_default_embedder_shape_and_label(embedder: Embedder):
     assert len(docs) == 2 and len(docs[0]) == 384 and isinstance(docs[0][0], float)
 
 
-def test_prefixes_are_added_by_the_embedder(embedder: Embedder, raw_model: SentenceTransformer):
+def test_prefixes_are_added_by_the_embedder(
+    fp32_embedder: Embedder, raw_model: SentenceTransformer
+):
+    embedder = fp32_embedder
+    assert embedder.precision == "fp32"
     query = np.array(embedder.embed_query(QUESTION_VI))
     np.testing.assert_allclose(
         query, raw_encode(raw_model, ["query: " + QUESTION_VI])[0], atol=1e-5
@@ -70,8 +81,10 @@ def test_prefixes_are_added_by_the_embedder(embedder: Embedder, raw_model: Sente
 
 
 def test_repeated_questions_come_from_the_cache_unchanged(
-    embedder: Embedder, raw_model: SentenceTransformer
+    fp32_embedder: Embedder, raw_model: SentenceTransformer
 ):
+    embedder = fp32_embedder
+    embedder.clear_query_cache()
     first = embedder.embed_queries([QUESTION_EN, QUESTION_VI, QUESTION_EN])
     first[0] = 0.0  # a caller changing its copy does not change the cached vector
     again = embedder.embed_queries([QUESTION_VI, QUESTION_EN])
@@ -89,7 +102,9 @@ def test_question_ranks_the_right_passage_first(embedder: Embedder, question: st
 
 
 def test_a_local_folder_with_its_own_prefixes(e5_model_path: Path, raw_model: SentenceTransformer):
-    settings = StoreSettings(model=str(e5_model_path), query_prefix="Câu hỏi: ", passage_prefix="")
+    settings = StoreSettings(
+        model=str(e5_model_path), query_prefix="Câu hỏi: ", passage_prefix="", precision="fp32"
+    )
     folder = Embedder.from_settings(settings)
     assert folder.model_label == str(e5_model_path)
     assert (folder.query_prefix, folder.passage_prefix) == ("Câu hỏi: ", "")
@@ -101,6 +116,29 @@ def test_a_local_folder_with_its_own_prefixes(e5_model_path: Path, raw_model: Se
     np.testing.assert_allclose(
         folder.embed_passages(PASSAGES[:1]), raw_encode(raw_model, PASSAGES[:1]), atol=1e-5
     )
+
+
+def test_the_default_runtime_is_bf16_where_the_cpu_has_it(
+    embedder: Embedder, fp32_embedder: Embedder
+):
+    assert embedder.precision == ("bf16" if native_bf16() else "fp32")
+    bf16 = Embedder.from_settings(StoreSettings(precision="bf16"))
+    assert bf16.precision == "bf16"
+    texts = [QUESTION_VI, QUESTION_EN]
+    cosines = np.sum(bf16.embed_queries(texts) * fp32_embedder.embed_queries(texts), axis=1)
+    assert cosines.min() > 0.9995, cosines
+    # Retrieval is unchanged: the right passage first, by the same margin within 0.01.
+    for embedder_ in (bf16, fp32_embedder):
+        scores = embedder_.embed_passages(PASSAGES) @ embedder_.embed_queries([QUESTION_EN])[0]
+        assert int(np.argmax(scores)) == RIGHT
+
+
+def test_an_unknown_precision_is_refused(monkeypatch: pytest.MonkeyPatch):
+    from pydantic import ValidationError
+
+    monkeypatch.setenv("HOIDAP_PRECISION", "int4")
+    with pytest.raises(ValidationError, match="precision"):
+        StoreSettings()
 
 
 def test_unknown_model_fails_fast_with_one_line(monkeypatch: pytest.MonkeyPatch):

