@@ -303,3 +303,14 @@ def test_a_cache_made_before_the_server_held_articles_publishes_them(
     reopened = make_assistant(chroma_url=url, store=cache.parents[2], collection=collection)
     assert reopened.stats().articles == 1
     assert "787" in ask(tmp_path / "B", url, collection, QUESTION)["text"]
+
+
+def test_an_embedded_store_keeps_its_schema(make_assistant):
+    """Without a server nothing changes on disk: no server tables, no server collections."""
+    assistant = make_assistant()
+    assert not assistant.ingest([SAMPLE], progress=False).failed
+    with sqlite3.connect(records_path(assistant.settings.store)) as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert not tables & {"synced", "unlinked"}
+    names = {c.name for c in assistant.store.client.list_collections()}
+    assert names == {f"{assistant.settings.store.collection}_chunks"}
