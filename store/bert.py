@@ -54,6 +54,10 @@ SINGLE_THREAD_TOKENS = 1024
 # on 2 cores, bf16 ran 10 % faster at 16 rows of ~160 tokens than at 32; fewer than ~1,000
 # tokens a pass leaves the matrix units idle between small products.
 BATCH_TOKENS = 4096
+# Batches pad to a multiple of this many tokens. Every distinct shape gets its own oneDNN kernels
+# and buffers, which stay cached: embedding 3,000 chunks grew a process by 420 MB with exact
+# widths and by 280 MB with multiples of 16, at the same speed (~5 % more padded tokens).
+PAD_MULTIPLE = 16
 
 Precision = Literal["fp32", "bf16"]
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -332,11 +336,14 @@ def length_batches(lengths: Sequence[int], max_rows: int, max_tokens: int) -> li
     return batches
 
 
-def pad_ids(rows: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[Any, Any]:
-    """Right-padded token ids and their mask (True on real tokens), as torch tensors."""
+def pad_ids(rows: Sequence[Sequence[int]], pad_id: int = 0, multiple: int = 1) -> tuple[Any, Any]:
+    """Right-padded token ids and their mask (True on real tokens), as torch tensors.
+
+    ``multiple`` rounds the width up (see `PAD_MULTIPLE`).
+    """
     import torch
 
-    width = max(len(r) for r in rows)
+    width = -(-max(len(r) for r in rows) // multiple) * multiple
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.bool)
     for j, r in enumerate(rows):
@@ -400,7 +407,8 @@ class MeanPoolingBert:
         batches = length_batches([len(i) for i in ids], batch_size, BATCH_TOKENS)
         with torch.inference_mode(), torch_threads(1 if small else torch.get_num_threads()):
             for rows in batches:
-                batch, mask = pad_ids([ids[i] for i in rows])
+                multiple = PAD_MULTIPLE if len(rows) > 1 else 1
+                batch, mask = pad_ids([ids[i] for i in rows], multiple=multiple)
                 out[rows] = self._forward(batch, mask).numpy()
         if not small:
             release_freed_memory()
