@@ -14,6 +14,7 @@ import re
 import time
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -245,11 +246,14 @@ def evaluate(
     baseline: bool = False,
     strip_diacritics: bool = False,
     progress: bool = True,
+    inspect: Callable[[list[Outcome], Assistant], None] | None = None,
 ) -> dict[str, Any]:
     """Ingest the data set (plus distractors), ask every question, return the metrics.
 
     `baseline`: also answer every question with the word-overlap rules (no reader) from the
-    same store in the same run, under `"baseline"`.
+    same store in the same run, under `"baseline"`. `inspect` is called with the answerable
+    questions' outcomes and the assistant before the store closes (`bench/naive_baseline.py`
+    runs other retrievers over the same stored articles and questions there).
     """
     data = load_dataset(data_path, articles)
     items, held, contexts = _split(data, limit, holdout, fold)
@@ -297,6 +301,8 @@ def evaluate(
     baseline_outcomes = run(items, "Baseline (rules)", rules) if rules else []
     baseline_held = run(held, "Baseline held out", rules) if rules else []
     articles_in_store = assistant.stats().articles
+    if inspect is not None:
+        inspect(outcomes, assistant)
     assistant.close()
 
     metrics: dict[str, Any] = {
@@ -379,7 +385,9 @@ def summarize(outcomes: list[Outcome], held_outcomes: list[Outcome]) -> dict[str
 
 def _without_reader(settings: Settings) -> Settings:
     """The answerer before the reader: word-overlap rules, English questions through BM25 too."""
-    return settings.with_overrides(assistant={"reader": False, "english_bm25": True})
+    return settings.with_overrides(
+        assistant={"reader": False, "english_bm25": True, "english_lexical_weight": 1.0}
+    )
 
 
 def _without_llm(settings: Settings) -> Settings:

@@ -102,6 +102,20 @@ def has_vietnamese_marks(text: str) -> bool:
     return not text.isascii() and fold(text) != text.lower()
 
 
+# Capitalised words after the first (runs of them: "Gia Lai", "Dak Doa"), words with Vietnamese
+# letters, and numbers.
+_NAME_OR_NUMBER = re.compile(r"(?<!^)\b[A-ZĐÀ-Ỹ][\w-]*(?:\s+[A-ZĐÀ-Ỹ][\w-]*)*|\b\d[\d.,/-]*")
+
+
+def names_and_numbers(text: str) -> str:
+    """The names and numbers of an English question, one segment each ("Gia Lai . 30").
+
+    They are what an English question shares word for word with a Vietnamese article; its other
+    words ("how", "do", "an") fold to Vietnamese syllables and only add noise to BM25.
+    """
+    return " . ".join(m.group(0) for m in _NAME_OR_NUMBER.finditer(text.strip()))
+
+
 def detect_language(text: str) -> Language:
     """Guess whether a question is Vietnamese or English.
 

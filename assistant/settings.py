@@ -29,17 +29,28 @@ class AssistantSettings(BaseSettings):
     dense_weight: float = Field(1.0, ge=0, description="Weight of dense results in the fusion.")
     lexical_weight: float = Field(1.0, ge=0, description="Weight of BM25 results in the fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    english_lexical_weight: float = Field(
+        0.5,
+        ge=0,
+        description=(
+            "Weight of BM25 results for English questions, which search by their names and "
+            "numbers only (0: by meaning alone)."
+        ),
+    )
     english_bm25: bool = Field(
         False,
         description=(
-            "Fuse BM25 results for English questions too (off: dense only; BM25 over English "
-            "words adds noise)."
+            "BM25 over every word of an English question, not only its names and numbers "
+            "(English words fold to Vietnamese syllables and add noise)."
         ),
     )
     history_weight: float = Field(
-        0.6,
+        0.5,
         ge=0,
-        description="Weight of the follow-up search that includes previous questions and answers.",
+        description=(
+            "In a conversation a question is searched rewritten with the previous question and "
+            "answer; this is the weight of a second search with the question alone."
+        ),
     )
     semantic_sentences: int = Field(
         0,
@@ -94,13 +105,6 @@ class AssistantSettings(BaseSettings):
         description=(
             "Short answers of typed questions (numbers, dates, names, places) from the typed-span "
             "rules when they find one; false: always the reader's span."
-        ),
-    )
-    reader_int8: bool = Field(
-        False,
-        description=(
-            "Run the reader's linear layers in int8 (dynamic quantization): faster, but it "
-            "moves the reader's probabilities too far on these weights; off by default."
         ),
     )
 

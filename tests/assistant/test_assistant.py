@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from assistant.core import Assistant
+from assistant.question import analyse
 from assistant.retrieval.diacritics import restore_diacritics
 from ingest.errors import UsageError
 
@@ -64,6 +65,24 @@ def test_follow_up_uses_the_conversation(assistant, follow_up):
     answer = assistant.ask(follow_up, history=history)
     assert "129" in answer.text
     assert cites(answer, DISCIPLINED)
+
+
+def test_a_conversation_rewrites_the_search(assistant):
+    """In a conversation the main search is the previous turn and the question, not the question."""
+    history = [
+        ("Tính đến 30-6 kết nạp được bao nhiêu đảng viên?", "Theo bài báo: 787 đảng viên [1]")
+    ]
+    asked = analyse("Còn bao nhiêu bị kỷ luật?", history, assistant.store.records)
+    (main, main_weight), (alone, alone_weight) = assistant.retriever.queries(asked)
+    assert main.startswith("Tính đến 30-6") and "787 đảng viên" in main and "[1]" not in main
+    assert main.endswith("Còn bao nhiêu bị kỷ luật?") and main_weight == 1.0
+    assert alone == "Còn bao nhiêu bị kỷ luật?"
+    assert alone_weight == assistant.settings.assistant.history_weight < 1.0
+    assert assistant.retriever.queries(analyse("Còn bao nhiêu bị kỷ luật?")) == [
+        ("Còn bao nhiêu bị kỷ luật?", 1.0)
+    ]
+    passages = assistant.retriever.retrieve(asked, k=3)
+    assert any(DISCIPLINED in p.text for p in passages)
 
 
 @pytest.mark.parametrize(

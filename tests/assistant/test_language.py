@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.language import detect_language, fold, gloss_english, tokens
+from assistant.language import detect_language, fold, gloss_english, names_and_numbers, tokens
 from ingest.clean import fold_diacritics
 
 
@@ -58,3 +58,17 @@ def test_gloss_english() -> None:
     assert glossed["disciplined"] == [["ky", "luat"]]
     assert glossed["june"] == [["thang", "6"]]
     assert glossed["how"] == []
+
+
+@pytest.mark.parametrize(
+    ("question", "searched"),
+    [
+        ("How many party members did Gia Lai admit by 30 June?", "Gia Lai . 30 . June"),
+        ("Who chaired the conference?", ""),
+        ("What did Pleiku decide about Đắk Đoa in 2022?", "Pleiku . Đắk Đoa . 2022"),
+    ],
+)
+def test_an_english_question_is_searched_word_for_word_by_its_names_and_numbers(
+    question: str, searched: str
+) -> None:
+    assert names_and_numbers(question) == searched
