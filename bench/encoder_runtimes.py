@@ -91,8 +91,12 @@ def onnx_runtime(model_dir: str, work: Path, quantize: bool) -> Encode:
         model = AutoModel.from_pretrained(model_dir, attn_implementation="eager").eval()
 
         class Pooled(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.bert = model  # a submodule: its weights export as initializers
+
             def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-                hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state
+                hidden = self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
                 weights = mask.unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
                 return torch.nn.functional.normalize(pooled, dim=1)
