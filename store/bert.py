@@ -292,15 +292,17 @@ def _malloc_trim() -> Any:
         return None
 
 
-def _cpu_flags() -> set[str]:
+@functools.cache
+def _cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags, read once (the embedder and the reader both ask)."""
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
             for line in handle:
                 if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
+                    return frozenset(line.split(":", 1)[1].split())
     except OSError:  # not Linux
         pass
-    return set()
+    return frozenset()
 
 
 def native_bf16() -> bool:

@@ -261,6 +261,18 @@ class DocStore:
         with self._lock:
             return self._db.execute(sql, tuple(params)).fetchall()
 
+    def _query_in(self, sql: str, values: Iterable[object]) -> list[tuple]:
+        """Rows of ``sql``, whose ``{marks}`` is an ``IN`` list of ``values``, 500 at a time.
+
+        SQLite bounds the parameters of one statement; an ingest asks about thousands of ids.
+        """
+        values = list(values)
+        rows: list[tuple] = []
+        for i in range(0, len(values), 500):
+            part = values[i : i + 500]
+            rows += self._query(sql.format(marks=",".join("?" * len(part))), part)
+        return rows
+
     # meta -----------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
         rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
@@ -333,16 +345,8 @@ class DocStore:
 
     # articles -------------------------------------------------------------------------------
     def done_ids(self, ids: Iterable[str]) -> set[str]:
-        ids = list(ids)
-        found: set[str] = set()
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            rows = self._query(
-                f"SELECT id FROM articles WHERE state = 'done' AND id IN ({marks})", part
-            )
-            found.update(r[0] for r in rows)
-        return found
+        sql = "SELECT id FROM articles WHERE state = 'done' AND id IN ({marks})"
+        return {r[0] for r in self._query_in(sql, ids)}
 
     def begin_articles(
         self, path: str, articles: list[Article], chunks: dict[str, list[Chunk]]
@@ -422,18 +426,8 @@ class DocStore:
         return out
 
     def pair_counts(self, pairs: Iterable[str]) -> dict[str, int]:
-        wanted = list(dict.fromkeys(pairs))
-        found: dict[str, int] = {}
-        for i in range(0, len(wanted), 500):
-            part = wanted[i : i + 500]
-            found.update(
-                self._query(
-                    f"SELECT pair, n FROM form_pairs WHERE n > 0 AND pair IN "
-                    f"({','.join('?' * len(part))})",
-                    part,
-                )
-            )
-        return found
+        sql = "SELECT pair, n FROM form_pairs WHERE n > 0 AND pair IN ({marks})"
+        return dict(self._query_in(sql, dict.fromkeys(pairs)))
 
     def form_total(self) -> int:
         """All counted words, for unigram probabilities; cached until the index changes."""
@@ -474,18 +468,8 @@ class DocStore:
         return StoredArticle(*r[:10], tuple(json.loads(r[10])), json.loads(r[11]))
 
     def chunks(self, chunk_ids: Iterable[str]) -> dict[str, StoredChunk]:
-        ids = list(chunk_ids)
-        out: dict[str, StoredChunk] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            for r in self._query(
-                f"SELECT id, article_id, position, start, end, text FROM chunks "
-                f"WHERE id IN ({marks})",
-                part,
-            ):
-                out[r[0]] = StoredChunk(*r)
-        return out
+        sql = "SELECT id, article_id, position, start, end, text FROM chunks WHERE id IN ({marks})"
+        return {r[0]: StoredChunk(*r) for r in self._query_in(sql, chunk_ids)}
 
     def lexical_search(
         self,
@@ -581,16 +565,7 @@ class DocStore:
     # the cache of a Chroma server ------------------------------------------------------------
     def synced_revs(self, ids: Iterable[str]) -> dict[str, float]:
         """The server revision last applied for each of `ids` (absent: never applied)."""
-        ids = list(ids)
-        found: dict[str, float] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            found.update(
-                self._query(
-                    f"SELECT id, rev FROM synced WHERE id IN ({','.join('?' * len(part))})", part
-                )
-            )
-        return found
+        return dict(self._query_in("SELECT id, rev FROM synced WHERE id IN ({marks})", ids))
 
     def synced_revs_exist(self) -> bool:
         return bool(self._query("SELECT 1 FROM synced LIMIT 1"))
@@ -625,18 +600,11 @@ class DocStore:
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed names)
 
     def chunk_counts(self, article_ids: Iterable[str]) -> dict[str, int]:
-        ids = list(article_ids)
-        found: dict[str, int] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            found.update(
-                self._query(
-                    "SELECT article_id, COUNT(*) FROM chunks WHERE article_id IN "
-                    f"({','.join('?' * len(part))}) GROUP BY article_id",
-                    part,
-                )
-            )
-        return found
+        sql = (
+            "SELECT article_id, COUNT(*) FROM chunks WHERE article_id IN ({marks}) "
+            "GROUP BY article_id"
+        )
+        return dict(self._query_in(sql, article_ids))
 
     def done_articles(self, batch: int = 200) -> Iterator[list[tuple[StoredArticle, int]]]:
         """Finished articles with their chunk counts, in batches (to publish them to a server)."""
