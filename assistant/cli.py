@@ -32,6 +32,7 @@ from ingest.errors import HoidapError, UsageError
 
 if TYPE_CHECKING:
     from assistant.models import Answer, Passage
+    from store.report import IngestReport
 
 # Typer vendors its own click (`typer._click`); its usage error, exit code 2, is the base of
 # the public `typer.BadParameter`, and every click error derives from `typer.TyperException`.
@@ -126,6 +127,19 @@ def main_options(
     )
 
 
+# Options of `ingest` and `reindex`; the chunk options say how a new store's chunks are cut.
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+ReportJson = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
+ChunkSize = Annotated[int | None, typer.Option(help="Chunk size in characters.")]
+ChunkOverlap = Annotated[int | None, typer.Option(help="Chunk overlap in characters.")]
+ChunkTitle = Annotated[
+    bool | None,
+    typer.Option(
+        "--chunk-title/--no-chunk-title", help="The title before every chunk's searched text."
+    ),
+]
+
+
 @app.command()
 def ingest(
     ctx: typer.Context,
@@ -135,10 +149,11 @@ def ingest(
     prune: Annotated[
         bool, typer.Option("--prune", help="Drop stored articles whose files are gone.")
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-    chunk_size: Annotated[int | None, typer.Option(help="Chunk size in characters.")] = None,
-    chunk_overlap: Annotated[int | None, typer.Option(help="Chunk overlap in characters.")] = None,
+    quiet: Quiet = False,
+    as_json: ReportJson = False,
+    chunk_size: ChunkSize = None,
+    chunk_overlap: ChunkOverlap = None,
+    chunk_title: ChunkTitle = None,
 ) -> None:
     """Read, clean, chunk, embed and store articles.
 
@@ -146,20 +161,66 @@ def ingest(
     nothing. Example: hoidap ingest data/sample
     """
     state = _state(ctx)
-    state.overrides["ingest"] = {"chunk_size": chunk_size, "chunk_overlap": chunk_overlap}
+    state.overrides["ingest"] = _layout_overrides(chunk_size, chunk_overlap, chunk_title)
     assistant = Assistant.from_settings(state.settings())
     report = assistant.ingest(paths, prune=prune, progress=not quiet and not as_json)
+    _print_report(report, as_json)
+
+
+def _layout_overrides(
+    chunk_size: int | None, chunk_overlap: int | None, chunk_title: bool | None
+) -> dict[str, Any]:
+    return {"chunk_size": chunk_size, "chunk_overlap": chunk_overlap, "chunk_title": chunk_title}
+
+
+def _print_report(report: IngestReport, as_json: bool) -> None:
+    """Problems on stderr, then the summary (or the whole report as JSON); exit 1 on failure."""
     for f in report.files:
         if f.status in ("failed", "skipped"):
             warn(f"{f.status}: {f.reason}")
         for problem in f.problems:
             warn(f"warning: {f.path}: {problem}")
+    for note in report.notes:
+        warn(note)
     if as_json:
         echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
         echo(report.summary())
     if report.failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def reindex(
+    ctx: typer.Context,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm re-embedding everything.")] = False,
+    quiet: Quiet = False,
+    as_json: ReportJson = False,
+    chunk_size: ChunkSize = None,
+    chunk_overlap: ChunkOverlap = None,
+    chunk_title: ChunkTitle = None,
+) -> None:
+    """Rebuild the store from the files it was built from, in the current chunk layout.
+
+    A store keeps the layout and model it was first built with; this empties it and ingests
+    every one of its files again with the current ones (each file is checked first: nothing is
+    deleted if one is gone).
+    """
+    from store.store import Store
+
+    state = _state(ctx)
+    state.overrides["ingest"] = _layout_overrides(chunk_size, chunk_overlap, chunk_title)
+    settings = state.settings()
+    # No model check: re-indexing is also how a store moves to another model.
+    store = Store(settings.store, check_model=False)
+    if not yes:
+        stats = store.stats()
+        raise HoidapError(
+            f"This re-embeds the {stats.articles} articles of {stats.files} files in "
+            f"{store.location}; run `hoidap reindex --yes` to confirm."
+        )
+    report = store.reindex(settings.ingest, progress=not quiet and not as_json)
+    _print_report(report, as_json)
 
 
 @app.command()
@@ -373,7 +434,7 @@ def stats(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """Show what the store holds: articles, chunks, model, location."""
+    """Show what the store holds: articles, chunks, model, chunk layout, location."""
     s = Assistant.from_settings(_state(ctx).settings()).stats()
     if as_json:
         echo(json.dumps(s.as_dict(), ensure_ascii=False, indent=2))
@@ -383,6 +444,7 @@ def stats(
     echo(f"files:     {s.files}")
     echo(f"model:     {s.model}")
     echo(f"dimension: {s.dimension if s.dimension is not None else '-'}")
+    echo(f"layout:    {s.layout or '-'}")
     echo(f"store:     {s.location}")
     if s.pending:
         echo(f"pending:   {s.pending} (an ingest was interrupted; run it again to finish)")

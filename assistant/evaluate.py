@@ -26,6 +26,7 @@ from assistant.language import detect_language
 from assistant.models import Answer, Passage
 from assistant.reading.split import fold_of
 from assistant.settings import Settings
+from ingest.chunk import ChunkLayout
 from ingest.clean import clean_line, fold_diacritics
 from ingest.errors import UsageError
 from ingest.read import read_file
@@ -268,6 +269,13 @@ def evaluate(
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
     settings = settings.with_overrides(store={"store": work_dir / "store"})
     assistant = Assistant.from_settings(settings)
+    kept = assistant.store.layout(settings.ingest)
+    if kept != ChunkLayout.of(settings.ingest):
+        assistant.close()
+        raise UsageError(
+            f"The store in {work_dir} has {kept.describe()}, not the settings' "
+            f"{ChunkLayout.of(settings.ingest).describe()}: use another --work-dir."
+        )
     started = time.perf_counter()
     files = [contexts_file, *(d for d in distractors if d.resolve() != contexts_file.resolve())]
     report = assistant.ingest(files, prune=True, progress=progress)

@@ -28,20 +28,27 @@ class AssistantSettings(BaseSettings):
     )
     dense_weight: float = Field(1.0, ge=0, description="Weight of dense results in the fusion.")
     lexical_weight: float = Field(1.0, ge=0, description="Weight of BM25 results in the fusion.")
-    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    rrf_k: int = Field(
+        5,
+        ge=1,
+        description=(
+            "Reciprocal rank fusion constant: a passage at rank r of a search adds "
+            "weight / (RRF_K + r); smaller values favour each search's first passages."
+        ),
+    )
     english_lexical_weight: float = Field(
         0.5,
         ge=0,
         description=(
-            "Weight of BM25 results for English questions, which search by their names and "
-            "numbers only (0: by meaning alone)."
+            "Weight of BM25 results for English questions, which search by their Vietnamese "
+            "names and numbers only (0: by meaning alone)."
         ),
     )
     english_bm25: bool = Field(
         False,
         description=(
-            "BM25 over every word of an English question, not only its names and numbers "
-            "(English words fold to Vietnamese syllables and add noise)."
+            "BM25 over every word of an English question, not only its Vietnamese names and "
+            "numbers (English words fold to Vietnamese syllables and add noise)."
         ),
     )
     history_weight: float = Field(

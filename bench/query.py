@@ -34,6 +34,7 @@ import numpy as np
 from assistant.core import Assistant
 from assistant.evaluate import load_dataset, strip_marks
 from assistant.settings import Settings
+from ingest.chunk import LEGACY_LAYOUT
 from ingest.models import Article, Chunk
 from store.store import Store
 
@@ -41,6 +42,7 @@ from store.store import Store
 def replicate(store: Store, target_chunks: int) -> int:
     """Copy every stored article under a new id (title suffix) with its vectors until `target`."""
     records = store.records
+    layout = store.index.layout or LEGACY_LAYOUT  # the copies' BM25 text as the originals'
     article_ids = [r[0] for r in records._query("SELECT id FROM articles WHERE state = 'done'")]
     have = records.counts()["chunks"]
     copy = 0
@@ -84,7 +86,7 @@ def replicate(store: Store, target_chunks: int) -> int:
                     meta["source"] = article.source
                 metas.append(meta)
             path = f"bench-copy-{copy}"
-            records.begin_articles(path, new_articles, new_chunks)
+            records.begin_articles(path, new_articles, new_chunks, layout)
             store.index.upsert(ids, np.asarray(vecs, dtype=np.float32), metas, texts)
             records.mark_done(a.id for a in new_articles)
             have += len(ids)

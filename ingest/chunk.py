@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from ingest.models import Article, Chunk
@@ -175,12 +176,54 @@ def chunk_spans(text: str, chunk_size: int, chunk_overlap: int) -> list[tuple[in
     return spans
 
 
-def chunk_article(article: Article, settings: IngestSettings) -> list[Chunk]:
+@dataclass(frozen=True)
+class ChunkLayout:
+    """How one store's chunks are cut and what each chunk is searched by.
+
+    A question is compared with every chunk of a store, so all of them share one layout: the
+    store records the layout it was first built with (`store.chroma.VectorIndex.layout`) and
+    keeps it until it is re-indexed (`hoidap reindex`), whatever the settings say later.
+    """
+
+    chunk_size: int
+    chunk_overlap: int
+    chunk_title: bool
+
+    @classmethod
+    def of(cls, settings: IngestSettings) -> ChunkLayout:
+        return cls(settings.chunk_size, settings.chunk_overlap, settings.chunk_title)
+
+    def embedded_text(self, article: Article, chunk: Chunk) -> str:
+        """What the model embeds: the title first when the layout says so.
+
+        A chunk that never names its article's subject is then still found by it.
+        """
+        return f"{article.title}. {chunk.text}" if self.chunk_title else chunk.text
+
+    def lexical_text(self, article: Article, chunk: Chunk) -> str:
+        """What BM25 indexes: the title before every chunk, or (older layout) the first only."""
+        if self.chunk_title or chunk.position == 0:
+            return f"{article.title}. {chunk.text}"
+        return chunk.text
+
+    def describe(self) -> str:
+        title = "with" if self.chunk_title else "without"
+        return (
+            f"{self.chunk_size:,}-character chunks ({self.chunk_overlap} overlap), "
+            f"{title} the title"
+        )
+
+
+# Stores built before the layout was recorded: the defaults of that time.
+LEGACY_LAYOUT = ChunkLayout(chunk_size=700, chunk_overlap=150, chunk_title=False)
+
+
+def chunk_article(article: Article, settings: IngestSettings | ChunkLayout) -> list[Chunk]:
     """Cut an article into overlapping passages whose offsets index `article.text`.
 
     Args:
         article: A cleaned article (as returned by `ingest.read.read_file`).
-        settings: `chunk_size` and `chunk_overlap` are used.
+        settings: `chunk_size` and `chunk_overlap` are used (settings or a store's layout).
 
     Returns:
         Chunks with positions 0..n-1; `article.text[c.start:c.end] == c.text` for each.

@@ -21,6 +21,7 @@ import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 
+from ingest.chunk import LEGACY_LAYOUT, ChunkLayout
 from ingest.errors import HoidapError
 from store.settings import StoreSettings
 
@@ -28,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 MODEL_KEY = "hoidap_model"
 DIM_KEY = "hoidap_dim"
+# The chunk layout (`ingest.chunk.ChunkLayout`), one key a field; absent: `LEGACY_LAYOUT`.
+LAYOUT_KEYS = {"chunk_size": "hoidap_chunk_size", "chunk_overlap": "hoidap_chunk_overlap",
+               "chunk_title": "hoidap_chunk_title"}  # fmt: skip
 
 
 class StoreError(HoidapError):
@@ -85,8 +89,9 @@ class VectorIndex:
         *,
         model_label: str | None,
         dimension: int | None = None,
+        layout: ChunkLayout | None = None,
     ) -> VectorIndex:
-        """Open (or create, when `dimension` is given) the collection and check its model.
+        """Open (or create, given `dimension` and `layout`) the collection and check its model.
 
         Raises:
             StoreError: the collection was made with another model or dimension.
@@ -96,14 +101,16 @@ class VectorIndex:
         except Exception:  # chromadb raises NotFoundError / ValueError depending on the backend
             existing = None
         if existing is None:
-            if dimension is None or model_label is None:
+            if dimension is None or model_label is None or layout is None:
                 return cls(None)
+            metadata = {MODEL_KEY: model_label, DIM_KEY: dimension}
+            metadata |= {key: getattr(layout, field) for field, key in LAYOUT_KEYS.items()}
             try:
                 collection = client.create_collection(
                     name,
                     embedding_function=None,
                     configuration={"hnsw": {"space": "cosine"}},
-                    metadata={MODEL_KEY: model_label, DIM_KEY: dimension},
+                    metadata=metadata,
                 )
                 return cls(collection)
             except Exception:  # another process on the same server created it meanwhile
@@ -114,9 +121,9 @@ class VectorIndex:
             raise StoreError(
                 f"This store was indexed with the model {stored_model!r} "
                 f"({stored_dim} dimensions), but {model_label!r} is configured. "
-                f"Use the same model (--model {stored_model}), "
-                "or re-index: `hoidap reset --yes` then `hoidap ingest PATHS` (or pick another "
-                "--store folder)."
+                f"Use the same model (--model {stored_model}), or re-index with this one: "
+                "`hoidap reindex --yes` (or `hoidap reset --yes` then `hoidap ingest PATHS`, "
+                "or pick another --store folder)."
             )
         if dimension is not None and stored_dim not in (None, dimension):
             raise StoreError(
@@ -132,6 +139,20 @@ class VectorIndex:
     @property
     def model_label(self) -> str | None:
         return (self._collection.metadata or {}).get(MODEL_KEY) if self.exists else None
+
+    @property
+    def layout(self) -> ChunkLayout | None:
+        """How this store's chunks were cut (None: nothing stored yet, any layout will do)."""
+        if not self.exists:
+            return None
+        meta = self._collection.metadata or {}
+        if LAYOUT_KEYS["chunk_size"] not in meta:
+            return LEGACY_LAYOUT
+        return ChunkLayout(
+            int(meta[LAYOUT_KEYS["chunk_size"]]),
+            int(meta[LAYOUT_KEYS["chunk_overlap"]]),
+            bool(meta[LAYOUT_KEYS["chunk_title"]]),
+        )
 
     @property
     def dimension(self) -> int | None:

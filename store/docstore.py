@@ -22,6 +22,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ingest.chunk import LEGACY_LAYOUT, ChunkLayout
 from ingest.clean import fold_diacritics
 from ingest.models import Article, Chunk
 from store.lexical import index_tokens, match_expression, word_forms
@@ -177,7 +178,11 @@ def _stored_texts(db: sqlite3.Connection, article_ids: Iterable[str]) -> list[st
 
 
 def _write_articles(
-    db: sqlite3.Connection, articles: list[Article], chunks: dict[str, list[Chunk]], state: str
+    db: sqlite3.Connection,
+    articles: list[Article],
+    chunks: dict[str, list[Chunk]],
+    state: str,
+    layout: ChunkLayout,
 ) -> None:
     """Replace articles, their chunks, BM25 keys and word-form counts (caller's transaction)."""
     now = _now()
@@ -207,7 +212,7 @@ def _write_articles(
                 "INSERT INTO chunks_fts(rowid, keys) VALUES (?, ?)",
                 (
                     cur.lastrowid,
-                    index_tokens(f"{a.title}. {c.text}" if c.position == 0 else c.text),
+                    index_tokens(layout.lexical_text(a, c)),
                 ),
             )
 
@@ -349,11 +354,15 @@ class DocStore:
         return {r[0] for r in self._query_in(sql, ids)}
 
     def begin_articles(
-        self, path: str, articles: list[Article], chunks: dict[str, list[Chunk]]
+        self,
+        path: str,
+        articles: list[Article],
+        chunks: dict[str, list[Chunk]],
+        layout: ChunkLayout,
     ) -> None:
         """Write articles as `pending` with their chunks, before any vector is written."""
         with self.transaction() as db:
-            _write_articles(db, articles, chunks, "pending")
+            _write_articles(db, articles, chunks, "pending", layout)
             db.executemany(
                 "INSERT OR IGNORE INTO file_articles(path, article_id) VALUES (?, ?)",
                 [(path, a.id) for a in articles],
@@ -576,8 +585,12 @@ class DocStore:
         chunks: dict[str, list[Chunk]],
         deleted: list[str],
         revs: dict[str, float],
+        layout: ChunkLayout = LEGACY_LAYOUT,
     ) -> None:
-        """Apply what the server says in one transaction: articles, deletions, revisions."""
+        """Apply what the server says in one transaction: articles, deletions, revisions.
+
+        `layout`: the server collection's, for the BM25 text of the articles' chunks.
+        """
         with self.transaction() as db:
             if deleted:
                 _count_forms(db, _stored_texts(db, deleted), -1)
@@ -585,7 +598,7 @@ class DocStore:
                     _delete_chunks(db, i)
                     db.execute("DELETE FROM articles WHERE id = ?", (i,))
             if articles:
-                _write_articles(db, articles, chunks, "done")
+                _write_articles(db, articles, chunks, "done", layout)
             db.executemany(
                 "INSERT OR REPLACE INTO synced(id, rev) VALUES (?, ?)", list(revs.items())
             )

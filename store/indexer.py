@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from ingest.chunk import chunk_article
+from ingest.chunk import ChunkLayout, chunk_article
 from ingest.errors import IngestError
 from ingest.models import Article, Chunk
 from ingest.read import file_digest, iter_files, read_file
@@ -107,6 +107,7 @@ class Indexer:
         self._vectors: VectorIndex | None = None
         self._embed = embed
         self.settings = settings
+        self.layout = ChunkLayout.of(settings)
         self.progress = progress
         self._publish = publish
         self._retract = retract
@@ -186,9 +187,10 @@ class Indexer:
             part, queue[:] = queue[:limit], queue[limit:]
             part.sort(key=lambda item: len(item[0].text))  # less padding per model call
             texts = [c.text for c, _ in part]
+            embedded = [self.layout.embedded_text(a, c) for c, a in part]
             pieces = []
             for i in range(0, len(texts), PROGRESS_STEP):  # keeps the bar moving on slow CPUs
-                pieces.append(self._embed(texts[i : i + PROGRESS_STEP]))
+                pieces.append(self._embed(embedded[i : i + PROGRESS_STEP]))
                 bar.update(len(pieces[-1]))
             vectors = np.concatenate(pieces)
             self.vectors.upsert(
@@ -216,7 +218,7 @@ class Indexer:
 
         try:
             for job in jobs:
-                self.records.begin_articles(job.path, job.new, job.chunks)
+                self.records.begin_articles(job.path, job.new, job.chunks, self.layout)
                 self.records.link(job.path, job.article_ids)
                 empty = [a.id for a in job.new if not job.chunks[a.id]]
                 self._mark_done(empty)

@@ -25,6 +25,7 @@ class IngestReport:
     articles_removed: int = 0
     chunks_embedded: int = 0
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # about the whole run, for the user
 
     def add(self, outcome: FileOutcome) -> None:
         self.files.append(outcome)

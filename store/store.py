@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ingest.chunk import ChunkLayout
 from ingest.settings import IngestSettings
 from store.chroma import StoreError, VectorIndex, make_client
 from store.docstore import DocStore, StoredArticle
@@ -37,6 +39,7 @@ class StoreStats:
     model: str | None
     dimension: int | None
     location: str
+    layout: str | None = None  # how its chunks were cut (`ChunkLayout.describe`); None: empty
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -145,13 +148,18 @@ class Store:
             self._embedder = Embedder.from_settings(self.settings)
         return self._embedder
 
-    def _index_for_write(self) -> VectorIndex:
+    def layout(self, settings: IngestSettings) -> ChunkLayout:
+        """The layout new chunks get: the store's own, or the settings' for an empty store."""
+        return self._open_index().layout or ChunkLayout.of(settings)
+
+    def _index_for_write(self, layout: ChunkLayout) -> VectorIndex:
         if not self._index.exists or self._index.dimension is None:
             self._index = VectorIndex.open(
                 self.client,
                 self.collection_name,
                 model_label=self.settings.model,
                 dimension=self.embedder.dimension,
+                layout=layout,
             )
         elif self._index.dimension != self.embedder.dimension:
             raise StoreError(
@@ -193,18 +201,63 @@ class Store:
         with self._write_lock():
             self.refresh(progress=progress)  # what other processes wrote is not redone
             self._records.ensure_word_forms(progress=progress)
+            layout = self.layout(settings)
             indexer = Indexer(
                 self._records,
                 self._open_index(),
-                self._index_for_write,
+                lambda: self._index_for_write(layout),
                 lambda texts: self.embedder.embed_passages(texts),
-                settings,
+                settings.model_copy(update=asdict(layout)),
                 flush_size=self.settings.batch_size * 16,
                 progress=progress,
                 publish=self._publish if self._sync else None,
                 retract=self._retract if self._sync else None,
             )
-            return indexer.run(paths, prune=prune)
+            report = indexer.run(paths, prune=prune)
+            if layout != ChunkLayout.of(settings) and report.chunks_embedded:
+                report.notes.append(
+                    f"This store keeps its layout, {layout.describe()}; the settings ask for "
+                    f"{ChunkLayout.of(settings).describe()}. `hoidap reindex --yes` rebuilds "
+                    "it from its files in the settings' layout (README: Chunk layout)."
+                )
+            return report
+
+    def reindex(self, settings: IngestSettings, *, progress: bool = True) -> IngestReport:
+        """Empty the store and ingest again every file it was built from, in `settings`' layout.
+
+        Every file is checked before anything is deleted: a store whose files are gone keeps
+        its articles. The list is kept beside the records until the ingest ends, so an
+        interrupted re-index is finished by running it again.
+
+        Raises:
+            StoreError: a file is missing, or the store is a Chroma server's (other folders
+                ingested articles this one cannot read again).
+        """
+        if self._sync is not None:
+            raise StoreError(
+                "A store on a Chroma server holds what every folder ingested, and this one "
+                "knows only its own files: re-index with `hoidap reset --yes`, then "
+                "`hoidap ingest` from each folder again."
+            )
+        pending = self._records.path.with_name(f"{self.settings.collection}.reindex.json")
+        paths = self._records.linked_paths()
+        if pending.is_file():  # an earlier re-index stopped after the reset, or a file failed
+            paths = sorted({*paths, *json.loads(pending.read_text(encoding="utf-8"))})
+        if not paths:
+            raise StoreError("The store has no files to re-index: `hoidap ingest PATH` first.")
+        missing = [p for p in paths if not Path(p).is_file()]
+        if missing:
+            shown = "\n  ".join(missing[:10]) + ("\n  …" if len(missing) > 10 else "")
+            raise StoreError(
+                f"{len(missing)} of the {len(paths)} files this store was built from are gone, "
+                f"so their articles could not be stored again; nothing was changed:\n  {shown}"
+            )
+        pending.write_text(json.dumps(paths, ensure_ascii=False), encoding="utf-8")
+        self.reset()
+        report = self.ingest([Path(p) for p in paths], settings, progress=progress)
+        if not report.failed:
+            pending.unlink(missing_ok=True)
+        return report
 
     def _publish(self, article_ids: list[str]) -> None:
         """Put finished articles on the server (their chunks are there already)."""
@@ -255,6 +308,7 @@ class Store:
             model=self._index.model_label or self.settings.model,
             dimension=self._index.dimension,
             location=self.location,
+            layout=layout.describe() if (layout := self._index.layout) else None,
         )
 
     def reset(self) -> None:

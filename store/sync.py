@@ -41,6 +41,7 @@ import chromadb
 import numpy as np
 from tqdm import tqdm
 
+from ingest.chunk import LEGACY_LAYOUT
 from ingest.models import Article, Chunk
 from store.chroma import VectorIndex
 from store.docstore import DocStore, StoredArticle
@@ -371,4 +372,5 @@ class CacheSync:
             by_article[article.id] = chunks
             articles.append(article)
             revs[article.id] = rev
-        self.records.apply_server_changes(articles, by_article, [], revs)
+        layout = self._chunks(False).layout or LEGACY_LAYOUT
+        self.records.apply_server_changes(articles, by_article, [], revs, layout)

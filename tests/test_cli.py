@@ -451,6 +451,7 @@ def test_ask_text_lists_the_retrieved_passages(store_dir):
         (("stats",), {"HOIDAP_CHUNKSIZE": "5"}, "Unknown setting"),
         (("ask", "x", "--since", "July"), {}, "Invalid since date"),
         (("reset",), {}, "--yes"),
+        (("reindex",), {}, "re-embeds the 2 articles of 2 files"),
         (("--model", "other/model", "stats"), {}, "hoidap reset"),
         (("stats", "--model", "other/model"), {}, "hoidap reset"),
     ],

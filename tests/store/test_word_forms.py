@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ingest.chunk import LEGACY_LAYOUT
 from ingest.models import Article, Chunk
 from store.docstore import DocStore
 from store.lexical import word_forms
@@ -15,7 +16,7 @@ def _article(text: str, title: str = "Kết nạp đảng viên") -> Article:
 
 def _write(store: DocStore, article: Article) -> None:
     chunk = Chunk(article.id, 0, 0, len(article.text), article.text)
-    store.begin_articles(article.path, [article], {article.id: [chunk]})
+    store.begin_articles(article.path, [article], {article.id: [chunk]}, LEGACY_LAYOUT)
     store.mark_done([article.id])
 
 
