@@ -125,7 +125,7 @@ def names_and_numbers(text: str) -> str:
     names them. A Vietnamese name typed without its marks (Tran Quoc Tuan, Dak Lak) is what the
     model reads less well and the folded BM25 index matches exactly. Measured on the `train` and
     `dev` articles, hit@5: ViQuAD-en 0.684 with every name, 0.747 with Vietnamese names only
-    (0.731 dense alone); taynguyen_qa `en` 0.638, 0.644 (0.605).
+    (0.737 for dense search alone); taynguyen_qa `en` 0.638, 0.644 (0.597).
     """
     segments = []
     for match in _NAME_OR_NUMBER.finditer(text.strip()):
