@@ -194,6 +194,7 @@ def build_ui(assistant: Assistant, ui: UiSettings | None = None) -> gr.Blocks:
             )
             rows = render.report_rows(report)
             summary, table = render.upload_summary(rows, lang), render.upload_table(rows, lang)
+            summary += "".join(render.notice(note) for note in report.notes)  # the store's layout
             return summary, table, rows, *refresh(lang)
 
         def switch(lang: str, found: list[dict], c: dict | None, rows: list) -> tuple[Any, ...]:

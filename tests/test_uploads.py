@@ -200,12 +200,14 @@ def test_ingest_uploads_merges_batches_and_shows_upload_names(tmp_path):
         for p in paths:
             report.add(FileOutcome(str(p), "added", articles=1, reason=None))
         report.add(FileOutcome(str(paths[0]), "failed", reason=f"{paths[0]}: cannot decode"))
+        report.notes.append("This store keeps its layout")
         return report
 
     report = ingest_uploads(fake_ingest, saved, lambda *a: steps.append(a), steps=2)
     assert [len(c) for c in calls] == [3, 2]
     assert [s[:2] for s in steps] == [(0, 5), (3, 5)]
     assert report.articles_added == 5 and report.chunks_embedded == 10
+    assert report.notes == ["This store keeps its layout"], "once, not once a batch"
     assert report.files[0].path == "x.exe" and report.files[0].status == "skipped"
     assert {f.path for f in report.files[1:]} == {f"{i}.txt" for i in range(5)}
     failed = [f for f in report.files if f.status == "failed"]

@@ -284,4 +284,5 @@ def ingest_uploads(
         report.articles_removed += part.articles_removed
         report.chunks_embedded += part.chunks_embedded
         report.seconds += part.seconds
+        report.notes += [n for n in part.notes if n not in report.notes]
     return report
