@@ -269,12 +269,12 @@ def evaluate(
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
     settings = settings.with_overrides(store={"store": work_dir / "store"})
     assistant = Assistant.from_settings(settings)
-    kept = assistant.store.layout(settings.ingest)
-    if kept != ChunkLayout.of(settings.ingest):
+    kept, wanted = assistant.store.layout(settings.ingest), ChunkLayout.of(settings.ingest)
+    if kept != wanted:
         assistant.close()
         raise UsageError(
             f"The store in {work_dir} has {kept.describe()}, not the settings' "
-            f"{ChunkLayout.of(settings.ingest).describe()}: use another --work-dir."
+            f"{wanted.describe()}: use another --work-dir."
         )
     started = time.perf_counter()
     files = [contexts_file, *(d for d in distractors if d.resolve() != contexts_file.resolve())]

@@ -201,7 +201,7 @@ class Store:
         with self._write_lock():
             self.refresh(progress=progress)  # what other processes wrote is not redone
             self._records.ensure_word_forms(progress=progress)
-            layout = self.layout(settings)
+            layout, wanted = self.layout(settings), ChunkLayout.of(settings)
             indexer = Indexer(
                 self._records,
                 self._open_index(),
@@ -214,10 +214,10 @@ class Store:
                 retract=self._retract if self._sync else None,
             )
             report = indexer.run(paths, prune=prune)
-            if layout != ChunkLayout.of(settings) and report.chunks_embedded:
+            if layout != wanted and report.chunks_embedded:
                 report.notes.append(
                     f"This store keeps its layout, {layout.describe()}; the settings ask for "
-                    f"{ChunkLayout.of(settings).describe()}. `hoidap reindex --yes` rebuilds "
+                    f"{wanted.describe()}. `hoidap reindex --yes` rebuilds "
                     "it from its files in the settings' layout (README: Chunk layout)."
                 )
             return report

@@ -352,8 +352,9 @@ class CacheSync:
         """Write fetched articles with their chunks; one whose chunks are incomplete waits."""
         if not fetched:
             return
+        index = self._chunks(False)
         by_article: dict[str, list[Chunk]] = {a.id: [] for a, _, _ in fetched}
-        for _, meta, text in self._chunks(False).chunk_records(list(by_article)):
+        for _, meta, text in index.chunk_records(list(by_article)):
             chunk = Chunk(
                 article_id=meta["article_id"],
                 position=int(meta["position"]),
@@ -372,5 +373,5 @@ class CacheSync:
             by_article[article.id] = chunks
             articles.append(article)
             revs[article.id] = rev
-        layout = self._chunks(False).layout or LEGACY_LAYOUT
+        layout = index.layout or LEGACY_LAYOUT
         self.records.apply_server_changes(articles, by_article, [], revs, layout)
