@@ -629,13 +629,22 @@ def reader_train(
     out: Annotated[
         Path | None, typer.Option(help="Folder for the weights (default: the package's).")
     ] = None,
-    epochs: Annotated[float, typer.Option(min=0.01, help="Passes over the pairs.")] = 3.0,
+    negatives_store: Annotated[
+        Path | None,
+        typer.Option(
+            help=(
+                "A store of the corpus (hoidap --store DIR ingest taynguyen.jsonl dantri.jsonl): "
+                "its retrieved sentences become each question's hard negatives."
+            )
+        ),
+    ] = None,
+    epochs: Annotated[float, typer.Option(min=0.01, help="Passes over the groups.")] = 2.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Rebuild the reader's weights from the QA sets.
 
-    Only articles of the train fold are trained on.
-    About 16 minutes on two idle CPU cores (22 with another job beside it). Example:
+    Only articles of the train fold are trained on. The shipped weights were built with
+    --negatives-store (see docs/EVALUATION.md for the command and its run time). Example:
     hoidap reader train --data ../shared/eval --corpus ../shared/corpus/taynguyen.jsonl
     """
     from assistant.reading.train import train
@@ -643,11 +652,22 @@ def reader_train(
     from store.model import build_default_model
 
     settings = _state(ctx).settings()
-    for path in (data, corpus):
-        if not path.exists():
+    for path in (data, corpus, negatives_store):
+        if path is not None and not path.exists():
             raise UsageError(f"{path} does not exist.")
     base = build_default_model(settings.store.cache_dir)
-    manifest = train(data, corpus, base, out or WEIGHTS_DIR, epochs=epochs, progress=not quiet)
+    miner, close = None, None
+    if negatives_store is not None:
+        from assistant.reading.mining import store_miner
+
+        miner, close = store_miner(negatives_store, settings)
+    try:
+        manifest = train(
+            data, corpus, base, out or WEIGHTS_DIR, epochs=epochs, miner=miner, progress=not quiet
+        )
+    finally:
+        if close is not None:
+            close()
     echo(json.dumps(manifest, ensure_ascii=False, indent=2))
 
 

@@ -83,7 +83,7 @@ class AssistantSettings(BaseSettings):
         ),
     )
     reader_threshold: float = Field(
-        0.5,
+        0.05,
         ge=0,
         le=1,
         description="The reader abstains when no sentence answers with this probability.",
@@ -95,7 +95,7 @@ class AssistantSettings(BaseSettings):
         description="Retrieved passages the reader reads and reorders before TOP_K are kept.",
     )
     reader_sentences: int = Field(
-        12, ge=1, le=64, description="Candidate sentences the reader reads per question."
+        24, ge=1, le=64, description="Candidate sentences the reader reads per question."
     )
     reader_lexical_weight: float = Field(
         2.0,
@@ -103,7 +103,7 @@ class AssistantSettings(BaseSettings):
         description="Weight of word overlap with the question added to the reader's score.",
     )
     reader_english_lexical_weight: float = Field(
-        6.0,
+        12.0,
         ge=0,
         description="`READER_LEXICAL_WEIGHT` for English questions (overlap through the glossary).",
     )

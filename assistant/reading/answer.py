@@ -37,12 +37,12 @@ from assistant.reading.reader import Reader, Reading
 logger = logging.getLogger(__name__)
 
 LEXICAL_PICKS = {"vi": 8, "en": 4}  # of the candidates, chosen by word overlap first
-RANK_PRIOR = 0.3  # logit bonus / (1 + passage rank): the retriever's order breaks near-ties
+RANK_PRIOR = 2.0  # logit bonus / (1 + passage rank): the retriever's order counts too
 RUNNER_UP = 0.9  # open questions also quote sentences this close to the best probability
 _PLURAL = re.compile(r"\b(?:các|những|hai|ba) (?:đồng chí|ông|bà|anh|chị)\b|:", re.IGNORECASE)
 
 
-def _choose(cands: list[_Sentence], limit: int, lexical: int) -> list[_Sentence]:
+def choose(cands: list[_Sentence], limit: int, lexical: int) -> list[_Sentence]:
     """The best `lexical` by word overlap, then every passage's best sentences in turn."""
     by_score = sorted(cands, key=lambda c: -c.score)
     chosen = by_score[:lexical]
@@ -131,7 +131,7 @@ def answer_with_reader(
     terms = _question_terms(question.search, qtype, language)
     _coverage(cands, terms)
     _score(cands, question.search, qtype, None, 0)
-    chosen = _choose(cands, candidates, LEXICAL_PICKS[language])
+    chosen = choose(cands, candidates, LEXICAL_PICKS[language])
     readings = reader.read(question.reader_text, [c.text for c in chosen])
     if language == "en" and english_lexical_weight is not None:
         lexical_weight = english_lexical_weight

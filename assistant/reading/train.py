@@ -1,11 +1,17 @@
 """`hoidap reader train`: rebuild the reader's weights from the QA sets in `../shared/eval/`.
 
-Training examples are (question, sentence) pairs from the articles of the `train` fold
-(`split.py`): the sentence holding the gold answer is a positive with its answer span; other
-sentences of the same article (the ones sharing most words with the question first) and one of
-another article are negatives; every sentence offered for a `nearmiss` question is a negative,
-which teaches abstention. English questions (ViQuAD-en, MLQA-en, taynguyen `en`) are paired with
-the same Vietnamese sentences, so one model reads both languages.
+Training examples are groups of (question, sentence) pairs, one group per question of the
+articles of the `train` fold (`split.py`): the sentence holding the gold answer is the positive,
+with its answer span; the negatives are other sentences of the same article (the ones sharing
+most words with the question first), one of another article, and, given a store of the corpus
+(`--negatives-store`), the sentences of the retrieved passages the answerer would offer the
+reader (`mining.py`). Every sentence offered for a `nearmiss` question is a negative, which
+teaches abstention. English questions (ViQuAD-en, MLQA-en, taynguyen `en`) are paired with the
+same Vietnamese sentences, so one model reads both languages.
+
+Two losses train the relevance head: a per-pair logistic loss, whose probability decides
+abstention, and a softmax over each group, which teaches what the answerer asks of it: to put
+the answering sentence above the other candidates of its question.
 
 Everything is seeded and run in a fixed order: on the same machine, torch build and thread
 count the weights come out bit-for-bit the same (checked on a short run); another machine may
@@ -19,13 +25,14 @@ import logging
 import math
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.evaluate import Dataset, Item, load_dataset
 from assistant.language import fold
 from assistant.question import reader_text
+from assistant.reading.mining import Miner
 from assistant.reading.reader import MAX_TOKENS, encode_pairs, load_tokenizer
 from assistant.reading.split import fold_of
 from assistant.reading.weights import (
@@ -54,6 +61,8 @@ DATA_FILES: dict[str, int] = {
     "mlqa_dev_en.json": 2,
 }
 HARD_NEGATIVES = 3
+MINED_NEGATIVES = 6  # retrieved sentences per question, when a store is given
+GROUPS_PER_BATCH = 3  # about 36 pairs a step
 SEED = 20261201
 
 
@@ -75,8 +84,14 @@ def _words(text: str) -> set[str]:
 
 
 def _pairs_for(
-    item: Item, text: str, sentences: list[tuple[int, int]], other: str, rng: random.Random
+    item: Item,
+    text: str,
+    sentences: list[tuple[int, int]],
+    other: str,
+    rng: random.Random,
+    mined: Sequence[str] = (),
 ) -> list[Pair]:
+    """The item's group: its positive first (none for a near-miss), then its negatives."""
     question = reader_question(item.question, item.history)
     folded = fold(text)
     gold_spans = []
@@ -107,15 +122,32 @@ def _pairs_for(
     if rest:
         chosen.append(rng.choice(rest))
     chosen.append(other)
+    taken = {" ".join(s.split()) for s in [*chosen, *(p.sentence for p in positives)]}
+    for sentence in mined:
+        key = " ".join(sentence.split())
+        if len(chosen) >= HARD_NEGATIVES + 2 + MINED_NEGATIVES:
+            break
+        if key not in taken and not any(g and g in fold(sentence) for g in golds_folded):
+            taken.add(key)
+            chosen.append(sentence)
     return positives[:1] + [Pair(question, s, 0.0, None) for s in chosen]
 
 
-def build_pairs(
-    data_dir: Path, corpus: Path | None, fold: str = "train"
-) -> tuple[list[Pair], dict]:
-    """Pairs from every data file's articles in `fold`, and counts per file."""
+def build_groups(
+    data_dir: Path,
+    corpus: Path | None,
+    fold: str = "train",
+    miner: Miner | None = None,
+    progress: bool = True,
+) -> tuple[list[list[Pair]], dict]:
+    """One group of pairs per question of every data file's articles in `fold`, and counts.
+
+    Mining (`miner`) asks every question of the store: a progress bar per data file.
+    """
+    from tqdm import tqdm
+
     rng = random.Random(SEED)
-    pairs: list[Pair] = []
+    groups: list[list[Pair]] = []
     counts: dict[str, dict[str, int]] = {}
     for name, repeat in DATA_FILES.items():
         path = data_dir / name
@@ -129,19 +161,19 @@ def build_pairs(
         all_sentences = [texts[k][s:e] for k in keys for s, e in split[k]]
         made, questions = 0, 0
         wanted = set(keys)
-        for item in data.items:
-            if item.context not in wanted:
-                continue
+        items = [i for i in data.items if i.context in wanted]
+        bar = miner is not None and progress
+        for item in tqdm(items, desc=f"Mining {name}", unit="question", disable=not bar):
             other = rng.choice(all_sentences)
-            new = _pairs_for(item, texts[item.context], split[item.context], other, rng)
+            mined = miner(item) if miner is not None else []
+            new = _pairs_for(item, texts[item.context], split[item.context], other, rng, mined)
             if new:
                 questions += 1
-                for _ in range(repeat):
-                    pairs.extend(new)
+                groups.extend([new] * repeat)
                 made += len(new) * repeat
         counts[name] = {"articles": len(keys), "questions": questions, "pairs": made}
         logger.info("%s: %d articles, %d questions, %d pairs", name, len(keys), questions, made)
-    return pairs, counts
+    return groups, counts
 
 
 @dataclass
@@ -169,18 +201,24 @@ def encode(tokenizer, pairs: list[Pair]) -> list[Encoded]:  # noqa: ANN001
     return out
 
 
-def batches(examples: list[Encoded], size: int, rng: random.Random) -> Iterator[list[Encoded]]:
-    """Shuffled batches of similar length (little padding)."""
-    order = list(range(len(examples)))
+def batches(
+    groups: list[list[Encoded]], size: int, rng: random.Random
+) -> Iterator[list[list[Encoded]]]:
+    """Shuffled batches of `size` groups of similar length (little padding)."""
+    order = list(range(len(groups)))
     rng.shuffle(order)
     pool = size * 50
+
+    def width(i: int) -> int:
+        return max(len(e.ids) for e in groups[i])
+
     chunks = []
     for lo in range(0, len(order), pool):
-        group = sorted(order[lo : lo + pool], key=lambda i: len(examples[i].ids))
-        chunks += [group[j : j + size] for j in range(0, len(group), size)]
+        sorted_group = sorted(order[lo : lo + pool], key=width)
+        chunks += [sorted_group[j : j + size] for j in range(0, len(sorted_group), size)]
     rng.shuffle(chunks)
     for chunk in chunks:
-        yield [examples[i] for i in chunk]
+        yield [groups[i] for i in chunk]
 
 
 def train(
@@ -189,13 +227,18 @@ def train(
     base_dir: Path,
     out_dir: Path = WEIGHTS_DIR,
     *,
-    epochs: float = 3.0,
-    batch_size: int = 32,
+    epochs: float = 2.0,
+    groups_per_batch: int = GROUPS_PER_BATCH,
     learning_rate: float = 2e-4,
     limit: int | None = None,
+    miner: Miner | None = None,
     progress: bool = True,
 ) -> dict:
-    """Train the reader and write `reader.safetensors` and `reader.json` into `out_dir`."""
+    """Train the reader and write `reader.safetensors` and `reader.json` into `out_dir`.
+
+    `miner` gives each question's retrieved hard negatives (`mining.store_miner`); `limit`
+    keeps the first groups only (a short run, to check that training reproduces).
+    """
     import torch
     from safetensors.torch import load_file, save_file
     from tqdm import tqdm
@@ -207,11 +250,13 @@ def train(
     limit_torch_threads()
     torch.manual_seed(SEED)
     rng = random.Random(SEED)
-    pairs, counts = build_pairs(data_dir, corpus)
+    pair_groups, counts = build_groups(data_dir, corpus, miner=miner, progress=progress)
     if limit:
-        pairs = pairs[:limit]
+        pair_groups = pair_groups[:limit]
     tokenizer = load_tokenizer(base_dir)
-    examples = encode(tokenizer, pairs)
+    encoded = {id(g): encode(tokenizer, g) for g in pair_groups}  # repeated groups: encoded once
+    groups = [encoded[id(g)] for g in pair_groups]
+    examples = [e for g in groups for e in g]
     base = load_file(str(base_dir / "model.safetensors"))
     model = CrossEncoder(base)
     model.init_trained_from_base(base)
@@ -226,7 +271,7 @@ def train(
         ],
         weight_decay=0.01,
     )
-    steps_per_epoch = math.ceil(len(examples) / batch_size)
+    steps_per_epoch = math.ceil(len(groups) / groups_per_batch)
     total = max(1, int(steps_per_epoch * epochs))
     warmup = max(1, total // 20)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -235,17 +280,22 @@ def train(
     positives = sum(e.label for e in examples)
     pos_weight = torch.tensor((len(examples) - positives) / max(1.0, positives))
     bce = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
-    step, losses, relevance_losses = 0, [], []
+    step, losses, relevance_losses, ranking_losses = 0, [], [], []
     bar = tqdm(total=total, desc="Training the reader", unit="step", disable=not progress)
     while step < total:
-        for batch in batches(examples, batch_size, rng):
+        for batch_groups in batches(groups, groups_per_batch, rng):
             if step >= total:
                 break
+            batch = [e for g in batch_groups for e in g]
             ids, mask = pad_ids([e.ids for e in batch], 1)
             relevance, start, end = model(ids, mask)
             labels = torch.tensor([e.label for e in batch])
             loss = bce(relevance, labels)
             relevance_losses.append(loss.item())
+            ranking = ranking_loss(relevance, batch_groups)
+            if ranking is not None:
+                ranking_losses.append(ranking.item())
+                loss = loss + ranking
             answer_rows = [j for j, e in enumerate(batch) if e.label > 0 and e.start > 0]
             if answer_rows:
                 rows = torch.tensor(answer_rows)
@@ -270,8 +320,9 @@ def train(
             bar.update(1)
             if step % 50 == 0:
                 bar.set_postfix(
-                    loss=f"{sum(losses[-50:]) / 50:.3f}",
-                    relevance=f"{sum(relevance_losses[-50:]) / 50:.3f}",
+                    loss=f"{_mean(losses[-50:]):.3f}",
+                    relevance=f"{_mean(relevance_losses[-50:]):.3f}",
+                    ranking=f"{_mean(ranking_losses[-50:]):.3f}",
                 )
     bar.close()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -289,22 +340,42 @@ def train(
         "trained_on": counts,
         "split": "articles whose text hash falls in the train fold (assistant/reading/split.py)",
         "pairs": len(examples),
+        "groups": len(groups),
+        "mined_negatives": miner is not None,
         "steps": step,
         "epochs": epochs,
-        "batch_size": batch_size,
+        "groups_per_batch": groups_per_batch,
         "learning_rate": learning_rate,
         "seed": SEED,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
-        "final_loss": round(sum(losses[-100:]) / max(1, len(losses[-100:])), 4),
-        "final_relevance_loss": round(
-            sum(relevance_losses[-100:]) / max(1, len(relevance_losses[-100:])), 4
-        ),
+        "final_loss": round(_mean(losses[-100:]), 4),
+        "final_relevance_loss": round(_mean(relevance_losses[-100:]), 4),
+        "final_ranking_loss": round(_mean(ranking_losses[-100:]), 4),
         "minutes": round((time.time() - started) / 60, 1),
         "command": REBUILD,
     }
     (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
+
+
+def ranking_loss(relevance, groups: list[list[Encoded]]):  # noqa: ANN001, ANN201
+    """Softmax cross-entropy of each answerable group's positive against its negatives.
+
+    The positive is a group's first pair; None when the batch holds no answerable group.
+    """
+    import torch
+
+    terms, lo = [], 0
+    for g in groups:
+        if g[0].label > 0 and len(g) > 1:
+            terms.append(torch.logsumexp(relevance[lo : lo + len(g)], 0) - relevance[lo])
+        lo += len(g)
+    return torch.stack(terms).mean() if terms else None
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
 
 
 def functional_ce(logits, gold):  # noqa: ANN001, ANN201

@@ -18,7 +18,11 @@ from ingest.errors import HoidapError
 WEIGHTS_DIR = Path(__file__).parent
 WEIGHTS_FILE = "reader.safetensors"
 MANIFEST_FILE = "reader.json"
-REBUILD = "hoidap reader train --data ../shared/eval --corpus ../shared/corpus/taynguyen.jsonl"
+REBUILD = (
+    "hoidap --store NEG ingest ../shared/corpus/taynguyen.jsonl ../shared/corpus/dantri.jsonl, "
+    "then hoidap reader train --data ../shared/eval --corpus ../shared/corpus/taynguyen.jsonl "
+    "--negatives-store NEG --epochs 2"
+)
 
 
 class ReaderError(HoidapError):

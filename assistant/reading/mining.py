@@ -1,0 +1,82 @@
+"""Hard negatives for training the reader, mined the way the answerer meets its candidates.
+
+At answer time the reader chooses among the sentences of the retrieved passages: other
+articles on the same topic, the same names, the same kind of number. Negatives drawn only from
+the question's own article never show it those, and a first reader trained that way picked the
+right sentence for about two thirds of the questions whose sentence it was given. So each
+training question is also asked of a real store (`hoidap ingest` of the corpus), and the
+sentences the answerer would hand the reader (`assistant.reading.answer.choose`) that do not
+hold the gold answer become its negatives.
+
+Passages of articles outside the train fold are skipped, so no sentence of a held-out article
+is trained on, even as a negative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assistant.answering.injection import is_injection
+from assistant.answering.rules import _candidates, _coverage, _question_terms, _score
+from assistant.evaluate import Item, contains_gold
+from assistant.question import analyse
+from assistant.reading.answer import LEXICAL_PICKS, choose
+from assistant.reading.split import fold_of
+from assistant.retrieval.retriever import HybridRetriever
+from assistant.settings import Settings
+from ingest.errors import UsageError
+from store.store import Store
+
+if TYPE_CHECKING:
+    from store.embedder import Embedder
+
+MINED_PASSAGES = 10  # retrieved passages whose sentences are offered
+MINED_SENTENCES = 16  # of them, as many as the answerer would read at most
+
+Miner = Callable[[Item], list[str]]
+_BUILD = (
+    "Build the store first: hoidap --store DIR ingest ../shared/corpus/taynguyen.jsonl "
+    "../shared/corpus/dantri.jsonl"
+)
+
+
+def store_miner(
+    store_dir: Path, settings: Settings, embedder: Embedder | None = None
+) -> tuple[Miner, Callable[[], None]]:
+    """A function giving an item's hard negatives from the store in `store_dir`, and a closer.
+
+    `embedder`: an already loaded embedding model to share (else the store loads its own).
+    """
+    if not store_dir.is_dir():
+        raise UsageError(f"{store_dir} does not exist. {_BUILD}")
+    settings = settings.with_overrides(store={"store": store_dir})
+    store = Store(settings.store, embedder=embedder)
+    if store.stats().articles == 0:
+        store.close()
+        raise UsageError(f"{store_dir} holds no articles. {_BUILD}")
+    retriever = HybridRetriever(store, settings.assistant)
+    train_fold: dict[str, bool] = {}
+
+    def in_train_fold(article_id: str, text: str) -> bool:
+        if article_id not in train_fold:
+            train_fold[article_id] = fold_of(text) == "train"
+        return train_fold[article_id]
+
+    def mine(item: Item) -> list[str]:
+        question = analyse(item.question, list(item.history), store.records)
+        passages = [
+            p
+            for p in retriever.retrieve(question, k=MINED_PASSAGES)
+            if in_train_fold(p.article_id, p.article_text or p.text)
+        ]
+        cands = [c for c in _candidates(passages) if not is_injection(c.text)] if passages else []
+        if not cands:
+            return []
+        _coverage(cands, _question_terms(question.search, question.qtype, question.language))
+        _score(cands, question.search, question.qtype, None, 0)
+        offered = choose(cands, MINED_SENTENCES, LEXICAL_PICKS[question.language])
+        return [c.text for c in offered if not (item.golds and contains_gold(c.text, item.golds))]
+
+    return mine, store.close
