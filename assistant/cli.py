@@ -644,8 +644,9 @@ def reader_train(
     """Rebuild the reader's weights from the QA sets.
 
     Only articles of the train fold are trained on. The shipped weights were built with
-    --negatives-store (see docs/EVALUATION.md for the command and its run time). Example:
+    --negatives-store over a store of the corpus (about 41 minutes on 2 cores). Example:
     hoidap reader train --data ../shared/eval --corpus ../shared/corpus/taynguyen.jsonl
+    --negatives-store NEG
     """
     from assistant.reading.train import train
     from assistant.reading.weights import WEIGHTS_DIR

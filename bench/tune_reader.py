@@ -4,11 +4,17 @@ Usage:
     python bench/tune_reader.py --store DIR --data taynguyen_qa.jsonl --articles taynguyen.jsonl
 
 The store must already hold the data set's articles (run `hoidap eval` once with the same
-work folder). Each dev question is retrieved once; the reader then answers it under every
-`--english-weights` (the word-overlap weight of English questions; Vietnamese ones keep 2).
-For each combination it prints answer-contains, short-answer F1 and hit@5 after reordering,
-and the threshold that keeps false abstention at 5 % with the share of near-miss questions it
-then abstains on.
+work folder). Each question is retrieved once, 20 passages deep, and the reader reads every
+candidate sentence of them once. The answerer's choices are then replayed offline for every
+setting (the passages and sentences it reads, the rank prior, the word-overlap weights), as
+`assistant.reading.answer.answer_with_reader` computes them: its candidate choice (`choose`)
+and its score, logit + overlap weight × overlap + rank prior / (1 + rank). Reading once and
+replaying makes a grid of hundreds of settings cost one pass of the reader.
+
+Printed per setting, best first: how often the chosen sentence holds a gold answer (the
+answer-contains of an answer that does not abstain), hit@5 after the reader's reordering, the
+threshold that keeps false abstention at 5 % and the share of near-miss questions not answered
+from their own article at that threshold.
 """
 
 from __future__ import annotations
@@ -16,14 +22,59 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
+from assistant.answering.injection import is_injection
+from assistant.answering.rules import _candidates, _coverage, _question_terms, _score, _Sentence
 from assistant.core import Assistant
-from assistant.evaluate import contains_gold, load_dataset, token_f1
+from assistant.evaluate import contains_gold, load_dataset
 from assistant.question import analyse
-from assistant.reading.answer import answer_with_reader
+from assistant.reading.answer import LEXICAL_PICKS, choose
+from assistant.reading.reader import Reader
 from assistant.reading.split import fold_of
+from assistant.reading.weights import WEIGHTS_DIR
 from assistant.settings import Settings
+from store.bert import resolve_precision
+from store.model import build_default_model
+
+DEPTH = 20  # passages retrieved and read once per question
+
+
+@dataclass
+class Read:
+    """One question: its candidates (with the reader's logit) and which passages hold it."""
+
+    kind: str
+    language: str
+    candidates: list[_Sentence]
+    logits: dict[int, float]  # id(candidate) -> the reader's logit
+    gold: dict[int, bool]  # id(candidate) -> the sentence holds a gold answer
+    own: dict[int, bool]  # id(candidate) -> from the question's own article
+    hits: list[bool]  # per retrieved passage: own article and holds a gold answer
+
+
+def replay(r: Read, passages: int, sentences: int, prior: float, lexical: float, english: float):  # noqa: ANN201
+    """The answerer's choice under one setting: (probability, holds gold, own, hit@5)."""
+    cands = [c for c in r.candidates if c.rank < passages]
+    if not cands:
+        return None
+    chosen = choose(cands, sentences, LEXICAL_PICKS[r.language])
+    weight = english if r.language == "en" else lexical
+    scored = sorted(
+        ((r.logits[id(c)] + weight * c.score + prior / (1 + c.rank), c) for c in chosen),
+        key=lambda t: -t[0],
+    )
+    best: dict[int, float] = {}
+    for s, c in scored:
+        best[c.rank] = max(best.get(c.rank, -math.inf), s)
+    order = sorted(best, key=lambda k: -best[k]) + [k for k in range(len(r.hits)) if k not in best]
+    top = scored[0][1]
+    probability = 1 / (1 + math.exp(-r.logits[id(top)]))
+    return probability, r.gold[id(top)], r.own[id(top)], any(r.hits[k] for k in order[:5])
 
 
 def main() -> None:
@@ -32,10 +83,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--articles", type=Path)
     parser.add_argument("--fold", default="dev")
-    parser.add_argument("--english-weights", default="2,4,6")
-    parser.add_argument("--passages", type=int, default=5)
-    parser.add_argument("--sentences", type=int, default=12)
+    parser.add_argument("--weights", type=Path, default=WEIGHTS_DIR, help="The reader to tune.")
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--top", type=int, default=15, help="Settings printed.")
     args = parser.parse_args()
 
     data = load_dataset(args.data, args.articles)
@@ -43,59 +93,69 @@ def main() -> None:
     items = [i for i in data.items if folds[i.context] == args.fold][: args.limit or None]
     settings = Settings.load().with_overrides(store={"store": args.store})
     assistant = Assistant.from_settings(settings)
+    base = build_default_model(settings.store.cache_dir)
+    reader = Reader(base, args.weights, precision=resolve_precision(settings.store.precision))
     article_of = {}
     if data.articles_file:
         from ingest.read import read_file
 
         parsed = read_file(data.articles_file, settings.ingest)
         article_of = {a.external_id: a.id for a in parsed.articles}
-    weights = [float(w) for w in args.english_weights.split(",")]
-    results: dict[str, list] = {}
-    for item in items:
+    reads = []
+    for item in tqdm(items, desc="Reading", unit="q"):
         asked = analyse(item.question, item.history, assistant.store.records)
-        passages = assistant.retriever.retrieve(asked, k=args.passages)
-        own = article_of.get(item.context)
-        for w, typed in itertools.product(weights, (True,)):
-            answer, ranked = answer_with_reader(
-                asked,
-                passages,
-                assistant.reader,
-                threshold=0.0,
-                lexical_weight=2.0,
-                english_lexical_weight=w,
-                typed_spans=typed,
+        passages = assistant.retriever.retrieve(asked, k=DEPTH)
+        own = article_of.get(item.context, item.context)
+        cands = [c for c in _candidates(passages) if not is_injection(c.text)]
+        if not cands:
+            continue
+        _coverage(cands, _question_terms(asked.search, asked.qtype, asked.language))
+        _score(cands, asked.search, asked.qtype, None, 0)
+        readings = reader.read(asked.reader_text, [c.text for c in cands])
+        golds = item.golds
+        reads.append(
+            Read(
+                item.kind,
+                asked.language,
+                cands,
+                {id(c): r.logit for c, r in zip(cands, readings)},
+                {id(c): bool(golds) and contains_gold(c.text, golds) for c in cands},
+                {id(c): c.passage.article_id == own for c in cands},
+                [
+                    p.article_id == own and bool(golds) and contains_gold(p.text, golds)
+                    for p in passages
+                ],
             )
-            hit = any(p.article_id == own and contains_gold(p.text, item.golds) for p in ranked[:5])
-            results.setdefault(f"english_lexical={w} typed={typed}", []).append(
-                (
-                    item.kind,
-                    answer.confidence,
-                    contains_gold(answer.text, item.golds),
-                    token_f1(answer.short, item.golds),
-                    hit,
-                    any(c.article_id == own for c in answer.citations),
-                )
-            )
-    for name, rows in results.items():
-        answerable = [r for r in rows if r[0] != "nearmiss"]
-        near = [r for r in rows if r[0] == "nearmiss"]
-        confs = sorted(r[1] for r in answerable)
-        threshold = confs[int(0.05 * len(confs))] if confs else 0.0
+        )
+    assistant.close()
+    grid = itertools.product([5, 10], [12, 16, 24], [0.3, 1.0, 2.0], [1.0, 2.0], [2.0, 6.0, 12.0])
+    lines = []
+    for passages, sentences, prior, lexical, english in grid:
+        out = [(r.kind, replay(r, passages, sentences, prior, lexical, english)) for r in reads]
+        answerable = [x for k, x in out if k != "nearmiss" and x]
+        near = [x for k, x in out if k == "nearmiss" and x]
+        probabilities = sorted(x[0] for x in answerable)
+        threshold = probabilities[int(0.05 * len(probabilities))] if probabilities else 0.0
+        n = max(1, len(answerable))
         line = {
-            "variant": name,
-            "answerable": len(answerable),
-            "answer_contains": round(sum(r[2] for r in answerable) / max(1, len(answerable)), 3),
-            "short_f1": round(sum(r[3] for r in answerable) / max(1, len(answerable)), 3),
-            "hit@5": round(sum(r[4] for r in answerable) / max(1, len(answerable)), 3),
-            "threshold_5pct": threshold,
-            "nearmiss_abstained": round(sum(r[1] < threshold for r in near) / max(1, len(near)), 3),
+            "passages": passages,
+            "sentences": sentences,
+            "rank_prior": prior,
+            "lexical_weight": lexical,
+            "english_lexical_weight": english,
+            "chosen_holds_gold": round(sum(x[1] for x in answerable) / n, 3),
+            "hit@5": round(sum(x[3] for x in answerable) / n, 3),
+            "threshold_5pct": round(threshold, 3),
             "nearmiss_not_own": round(
-                sum(r[1] < threshold or not r[5] for r in near) / max(1, len(near)), 3
+                sum(x[0] < threshold or not x[2] for x in near) / max(1, len(near)), 3
             ),
         }
-        for kind in sorted({r[0] for r in answerable}):
-            sub = [r for r in answerable if r[0] == kind]
-            line[kind] = round(sum(r[2] for r in sub) / len(sub), 3)
+        for kind in sorted({k for k, _ in out if k != "nearmiss"}):
+            sub = [x for k, x in out if k == kind and x]
+            line[kind] = round(sum(x[1] for x in sub) / max(1, len(sub)), 3)
+        lines.append(line)
+    lines.sort(key=lambda d: -(d["chosen_holds_gold"] + d["hit@5"]))
+    for line in lines[: args.top]:
         print(json.dumps(line))
 
 
