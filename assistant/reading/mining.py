@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from store.embedder import Embedder
 
 MINED_PASSAGES = 10  # retrieved passages whose sentences are offered
-MINED_SENTENCES = 16  # of them, as many as the answerer would read at most
+MINED_SENTENCES = 16  # of their sentences, the first the answerer would offer (it reads 24)
 
 Miner = Callable[[Item], list[str]]
 _BUILD = (
