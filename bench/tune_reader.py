@@ -6,9 +6,9 @@ Usage:
 The store must already hold the data set's articles (run `hoidap eval` once with the same
 work folder). Each question is retrieved once, 20 passages deep, and the reader reads every
 candidate sentence of them once. The answerer's choices are then replayed offline for every
-setting (the passages and sentences it reads, the rank prior, the word-overlap weights), as
-`assistant.reading.answer.answer_with_reader` computes them: its candidate choice (`choose`)
-and its score, logit + overlap weight × overlap + rank prior / (1 + rank). Reading once and
+setting (the passages and sentences it reads, the rank prior, the word-overlap weights) with
+`assistant.reading.answer`'s own pieces: its candidates (`scored_candidates`), their choice
+(`choose`), their score (`blend`) and the passages' reordering (`rerank`). Reading once and
 replaying makes a grid of hundreds of settings cost one pass of the reader.
 
 Printed per setting, best first: how often the chosen sentence holds a gold answer (the
@@ -28,12 +28,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from assistant.answering.injection import is_injection
-from assistant.answering.rules import _candidates, _coverage, _question_terms, _score, _Sentence
+from assistant.answering.rules import _Sentence
 from assistant.core import Assistant
 from assistant.evaluate import contains_gold, load_dataset
+from assistant.models import Passage
 from assistant.question import analyse
-from assistant.reading.answer import LEXICAL_PICKS, choose
+from assistant.reading.answer import LEXICAL_PICKS, blend, choose, rerank, scored_candidates
 from assistant.reading.reader import Reader
 from assistant.reading.split import fold_of
 from assistant.reading.weights import WEIGHTS_DIR
@@ -46,15 +46,16 @@ DEPTH = 20  # passages retrieved and read once per question
 
 @dataclass
 class Read:
-    """One question: its candidates (with the reader's logit) and which passages hold it."""
+    """One question: its passages, its candidates (with the reader's logit), which hold it."""
 
     kind: str
     language: str
+    passages: list[Passage]
     candidates: list[_Sentence]
     logits: dict[int, float]  # id(candidate) -> the reader's logit
     gold: dict[int, bool]  # id(candidate) -> the sentence holds a gold answer
     own: dict[int, bool]  # id(candidate) -> from the question's own article
-    hits: list[bool]  # per retrieved passage: own article and holds a gold answer
+    hits: set[str]  # chunk ids of the passages from its own article holding a gold answer
 
 
 def replay(r: Read, passages: int, sentences: int, prior: float, lexical: float, english: float):  # noqa: ANN201
@@ -65,16 +66,14 @@ def replay(r: Read, passages: int, sentences: int, prior: float, lexical: float,
     chosen = choose(cands, sentences, LEXICAL_PICKS[r.language])
     weight = english if r.language == "en" else lexical
     scored = sorted(
-        ((r.logits[id(c)] + weight * c.score + prior / (1 + c.rank), c) for c in chosen),
+        ((blend(r.logits[id(c)], c, weight, prior), c, None) for c in chosen),
         key=lambda t: -t[0],
     )
-    best: dict[int, float] = {}
-    for s, c in scored:
-        best[c.rank] = max(best.get(c.rank, -math.inf), s)
-    order = sorted(best, key=lambda k: -best[k]) + [k for k in range(len(r.hits)) if k not in best]
+    order = rerank(r.passages[:passages], scored)
     top = scored[0][1]
     probability = 1 / (1 + math.exp(-r.logits[id(top)]))
-    return probability, r.gold[id(top)], r.own[id(top)], any(r.hits[k] for k in order[:5])
+    hit = any(p.chunk_id in r.hits for p in order[:5])
+    return probability, r.gold[id(top)], r.own[id(top)], hit
 
 
 def main() -> None:
@@ -106,25 +105,25 @@ def main() -> None:
         asked = analyse(item.question, item.history, assistant.store.records)
         passages = assistant.retriever.retrieve(asked, k=DEPTH)
         own = article_of.get(item.context, item.context)
-        cands = [c for c in _candidates(passages) if not is_injection(c.text)]
+        cands, _ = scored_candidates(asked, passages)
         if not cands:
             continue
-        _coverage(cands, _question_terms(asked.search, asked.qtype, asked.language))
-        _score(cands, asked.search, asked.qtype, None, 0)
         readings = reader.read(asked.reader_text, [c.text for c in cands])
         golds = item.golds
         reads.append(
             Read(
                 item.kind,
                 asked.language,
+                passages,
                 cands,
                 {id(c): r.logit for c, r in zip(cands, readings)},
                 {id(c): bool(golds) and contains_gold(c.text, golds) for c in cands},
                 {id(c): c.passage.article_id == own for c in cands},
-                [
-                    p.article_id == own and bool(golds) and contains_gold(p.text, golds)
+                {
+                    p.chunk_id
                     for p in passages
-                ],
+                    if p.article_id == own and golds and contains_gold(p.text, golds)
+                },
             )
         )
     assistant.close()

@@ -27,6 +27,7 @@ from assistant.answering.rules import (
     _quote,
     _score,
     _Sentence,
+    _Terms,
 )
 from assistant.answering.spans import extract_span, find_spans
 from assistant.language import tokens
@@ -40,6 +41,29 @@ LEXICAL_PICKS = {"vi": 8, "en": 4}  # of the candidates, chosen by word overlap 
 RANK_PRIOR = 2.0  # logit bonus / (1 + passage rank): the retriever's order counts too
 RUNNER_UP = 0.9  # open questions also quote sentences this close to the best probability
 _PLURAL = re.compile(r"\b(?:các|những|hai|ba) (?:đồng chí|ông|bà|anh|chị)\b|:", re.IGNORECASE)
+
+
+def scored_candidates(
+    question: Question, passages: Sequence[Passage]
+) -> tuple[list[_Sentence], _Terms]:
+    """The passages' sentences with their word-overlap score, and the question's terms.
+
+    A sentence addressed to a model ("ignore previous instructions…") answers nothing. The
+    answerer, the hard-negative miner and the blend tuner all start from this list.
+    """
+    cands = [c for c in _candidates(passages) if not is_injection(c.text)] if passages else []
+    terms = _question_terms(question.search, question.qtype, question.language)
+    if cands:
+        _coverage(cands, terms)
+        _score(cands, question.search, question.qtype, None, 0)
+    return cands, terms
+
+
+def blend(
+    logit: float, c: _Sentence, lexical_weight: float, rank_prior: float = RANK_PRIOR
+) -> float:
+    """A candidate's place in the answerer's order: the reader, word overlap, retrieval rank."""
+    return logit + lexical_weight * c.score + rank_prior / (1 + c.rank)
 
 
 def choose(cands: list[_Sentence], limit: int, lexical: int) -> list[_Sentence]:
@@ -81,7 +105,7 @@ def _short(sentence: str, span: tuple[int, int] | None, asks_person: bool) -> st
 
 
 def rerank(
-    passages: Sequence[Passage], scored: list[tuple[float, _Sentence, Reading]]
+    passages: Sequence[Passage], scored: Sequence[tuple[float, _Sentence, Reading | None]]
 ) -> list[Passage]:
     """Passages by their best read sentence, then those the reader did not read, in order."""
     best: dict[str, float] = {}
@@ -123,23 +147,16 @@ def answer_with_reader(
         The answer, and the passages reordered by the reader (`rerank`).
     """
     language = question.language
-    # A sentence addressed to a model ("ignore previous instructions…") answers nothing.
-    cands = [c for c in _candidates(passages) if not is_injection(c.text)] if passages else []
+    cands, terms = scored_candidates(question, passages)
     if not cands:
         return _abstain(language), list(passages)
     qtype = question.qtype
-    terms = _question_terms(question.search, qtype, language)
-    _coverage(cands, terms)
-    _score(cands, question.search, qtype, None, 0)
     chosen = choose(cands, candidates, LEXICAL_PICKS[language])
     readings = reader.read(question.reader_text, [c.text for c in chosen])
     if language == "en" and english_lexical_weight is not None:
         lexical_weight = english_lexical_weight
     scored: list[tuple[float, _Sentence, Reading]] = sorted(
-        (
-            (r.logit + lexical_weight * c.score + RANK_PRIOR / (1 + c.rank), c, r)
-            for c, r in zip(chosen, readings)
-        ),
+        ((blend(r.logit, c, lexical_weight), c, r) for c, r in zip(chosen, readings)),
         key=lambda t: -t[0],
     )
     reranked = rerank(passages, scored)

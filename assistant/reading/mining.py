@@ -18,11 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.answering.injection import is_injection
-from assistant.answering.rules import _candidates, _coverage, _question_terms, _score
 from assistant.evaluate import Item, contains_gold
 from assistant.question import analyse
-from assistant.reading.answer import LEXICAL_PICKS, choose
+from assistant.reading.answer import LEXICAL_PICKS, choose, scored_candidates
 from assistant.reading.split import fold_of
 from assistant.retrieval.retriever import HybridRetriever
 from assistant.settings import Settings
@@ -71,11 +69,7 @@ def store_miner(
             for p in retriever.retrieve(question, k=MINED_PASSAGES)
             if in_train_fold(p.article_id, p.article_text or p.text)
         ]
-        cands = [c for c in _candidates(passages) if not is_injection(c.text)] if passages else []
-        if not cands:
-            return []
-        _coverage(cands, _question_terms(question.search, question.qtype, question.language))
-        _score(cands, question.search, question.qtype, None, 0)
+        cands, _ = scored_candidates(question, passages)
         offered = choose(cands, MINED_SENTENCES, LEXICAL_PICKS[question.language])
         return [c.text for c in offered if not (item.golds and contains_gold(c.text, item.golds))]
 

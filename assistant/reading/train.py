@@ -105,13 +105,17 @@ def _pairs_for(
         if at >= 0:
             gold_spans.append((at, at + len(g)))
     golds_folded = [fold(clean_text(g)) for g in item.golds if g.strip()]
+
+    def holds_gold(sentence: str) -> bool:
+        return any(g and g in fold(sentence) for g in golds_folded)
+
     positives, negatives = [], []
     for s, e in sentences:
         sentence = text[s:e]
         inside = [(a - s, b - s) for a, b in gold_spans if a >= s and b <= e]
         if inside:
             positives.append(Pair(question, sentence, 1.0, inside[0]))
-        elif not any(g and g in fold(sentence) for g in golds_folded):
+        elif not holds_gold(sentence):
             negatives.append(sentence)
     if item.kind != "nearmiss" and not positives:
         return []  # the answer crosses sentences or is not in the text: nothing to learn from
@@ -127,7 +131,7 @@ def _pairs_for(
         key = " ".join(sentence.split())
         if len(chosen) >= HARD_NEGATIVES + 2 + MINED_NEGATIVES:
             break
-        if key not in taken and not any(g and g in fold(sentence) for g in golds_folded):
+        if key not in taken and not holds_gold(sentence):
             taken.add(key)
             chosen.append(sentence)
     return positives[:1] + [Pair(question, s, 0.0, None) for s in chosen]
