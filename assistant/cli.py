@@ -639,6 +639,14 @@ def reader_train(
         ),
     ] = None,
     epochs: Annotated[float, typer.Option(min=0.01, help="Passes over the groups.")] = 2.0,
+    frozen_layers: Annotated[
+        int | None,
+        typer.Option(min=0, max=11, help="Base layers used as they are (default: the shipped)."),
+    ] = None,
+    trained_layers: Annotated[
+        int | None,
+        typer.Option(min=1, max=12, help="Base layers above them that are trained and shipped."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Rebuild the reader's weights from the QA sets.
@@ -656,6 +664,15 @@ def reader_train(
     for path in (data, corpus, negatives_store):
         if path is not None and not path.exists():
             raise UsageError(f"{path} does not exist.")
+    from assistant.reading.model import BASE_LAYERS, FROZEN_LAYERS, TRAINED_LAYERS
+
+    frozen = FROZEN_LAYERS if frozen_layers is None else frozen_layers
+    trained = TRAINED_LAYERS if trained_layers is None else trained_layers
+    if frozen + trained > BASE_LAYERS:
+        raise UsageError(
+            f"--frozen-layers {frozen} + --trained-layers {trained} is more than the base "
+            f"model's {BASE_LAYERS} layers."
+        )
     base = build_default_model(settings.store.cache_dir)
     miner, close = None, None
     if negatives_store is not None:
@@ -664,7 +681,15 @@ def reader_train(
         miner, close = store_miner(negatives_store, settings)
     try:
         manifest = train(
-            data, corpus, base, out or WEIGHTS_DIR, epochs=epochs, miner=miner, progress=not quiet
+            data,
+            corpus,
+            base,
+            out or WEIGHTS_DIR,
+            epochs=epochs,
+            miner=miner,
+            progress=not quiet,
+            frozen_layers=frozen,
+            trained_layers=trained,
         )
     finally:
         if close is not None:

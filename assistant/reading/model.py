@@ -2,11 +2,12 @@
 
 Why this shape: no cross-encoder or QA model ships in any package this machine can install, so
 the reader is trained here, on two CPU cores. It starts from multilingual-e5-small, which already
-maps Vietnamese and English into one space. The word embeddings and the first `FROZEN_LAYERS`
+maps Vietnamese and English into one space. The word embeddings and the first `frozen`
 layers are the default embedding model's own weights, read from its built folder, so the shipped
-file holds only the `TRAINED_LAYERS` layers above them and the heads (a few MB), and both
-languages share everything the embedding model knows. Six layers instead of twelve halve the
-cost of reading a question's candidate sentences.
+file holds only the `trained` layers above them and the heads (a few MB), and both languages
+share everything the embedding model knows. The two counts are the manifest's (`reader.json`),
+so a file trained at another depth loads as it was trained; `FROZEN_LAYERS` and
+`TRAINED_LAYERS` are the training command's defaults.
 
 Precision: `CrossEncoder.run_layers_in` puts the layers' linear matrices in bf16 for inference
 (the store's ``precision`` setting, as the embedding model); LayerNorms, the embeddings and the
@@ -33,6 +34,7 @@ FFN = 1536
 LAYER_NORM_EPS = 1e-12
 FROZEN_LAYERS = 3
 TRAINED_LAYERS = 3
+BASE_LAYERS = 12  # multilingual-e5-small
 _PARTS = {
     "q": "attention.self.query",
     "k": "attention.self.key",
@@ -84,8 +86,15 @@ class EncoderLayer(nn.Module):
 class CrossEncoder(nn.Module):
     """Embeddings and frozen lower layers from the base model, trained layers and heads on top."""
 
-    def __init__(self, base: Mapping[str, torch.Tensor]) -> None:
+    def __init__(
+        self,
+        base: Mapping[str, torch.Tensor],
+        frozen: int = FROZEN_LAYERS,
+        trained: int = TRAINED_LAYERS,
+    ) -> None:
         super().__init__()
+        if frozen + trained > BASE_LAYERS or frozen < 0 or trained < 1:
+            raise ValueError(f"{frozen} frozen + {trained} trained layers do not fit the base")
         # The base model's tensors are kept as buffers-by-reference: never trained, never saved.
         self._word = base["embeddings.word_embeddings.weight"].float()
         self._position = base["embeddings.position_embeddings.weight"].float()
@@ -94,18 +103,18 @@ class CrossEncoder(nn.Module):
             base["embeddings.LayerNorm.weight"].float(),
             base["embeddings.LayerNorm.bias"].float(),
         )
-        self.frozen = nn.ModuleList(EncoderLayer() for _ in range(FROZEN_LAYERS))
+        self.frozen = nn.ModuleList(EncoderLayer() for _ in range(frozen))
         for i, layer in enumerate(self.frozen):
             layer.load_bert(base, i)
             layer.requires_grad_(False)
-        self.layers = nn.ModuleList(EncoderLayer() for _ in range(TRAINED_LAYERS))
+        self.layers = nn.ModuleList(EncoderLayer() for _ in range(trained))
         self.relevance = nn.Linear(HIDDEN, 1)
         self.span = nn.Linear(HIDDEN, 2)
 
     def init_trained_from_base(self, base: Mapping[str, torch.Tensor]) -> None:
         """Start the trained layers from the base model's next layers (training only)."""
         for i, layer in enumerate(self.layers):
-            layer.load_bert(base, FROZEN_LAYERS + i)
+            layer.load_bert(base, len(self.frozen) + i)
 
     def lower(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Embeddings and the frozen layers: no gradient ever flows here."""
@@ -113,7 +122,7 @@ class CrossEncoder(nn.Module):
             width = ids.shape[1]
             x = functional.embedding(ids, self._word) + self._type + self._position[:width]
             x = functional.layer_norm(x, (HIDDEN,), *self._embedding_norm, LAYER_NORM_EPS)
-            x = x.to(self.frozen[0].q.weight.dtype)
+            x = x.to((self.frozen or self.layers)[0].q.weight.dtype)
             key_mask = _key_mask(mask)
             for layer in self.frozen:
                 x = layer(x, key_mask)

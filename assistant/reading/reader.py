@@ -105,17 +105,23 @@ class Reader:
         import torch
         from safetensors.torch import load_file
 
-        from assistant.reading.model import CrossEncoder
+        from assistant.reading.model import FROZEN_LAYERS, TRAINED_LAYERS, CrossEncoder
         from store.bert import limit_torch_threads
 
         limit_torch_threads()
         path, self.manifest = verified_weights(weights_dir)
         try:
             base = load_file(str(base_dir / "model.safetensors"))
-            model = CrossEncoder(base)
+            model = CrossEncoder(
+                base,
+                int(self.manifest.get("frozen_layers", FROZEN_LAYERS)),
+                int(self.manifest.get("trained_layers", TRAINED_LAYERS)),
+            )
             state = {k: v.float() for k, v in load_file(str(path)).items()}
+            if set(state) != set(model.trained_state()):
+                raise ValueError(f"its tensors are not those of {len(model.layers)} trained layers")
             model.load_state_dict({**model.state_dict(), **state}, strict=True)
-        except (OSError, KeyError, RuntimeError) as e:
+        except (OSError, KeyError, RuntimeError, ValueError) as e:
             raise ReaderError(
                 f"The reader's weights do not fit the base model in {base_dir} ({e})."
             ) from e

@@ -237,6 +237,8 @@ def train(
     limit: int | None = None,
     miner: Miner | None = None,
     progress: bool = True,
+    frozen_layers: int | None = None,
+    trained_layers: int | None = None,
 ) -> dict:
     """Train the reader and write `reader.safetensors` and `reader.json` into `out_dir`.
 
@@ -262,7 +264,9 @@ def train(
     groups = [encoded[id(g)] for g in pair_groups]
     examples = [e for g in groups for e in g]
     base = load_file(str(base_dir / "model.safetensors"))
-    model = CrossEncoder(base)
+    frozen_layers = FROZEN_LAYERS if frozen_layers is None else frozen_layers
+    trained_layers = TRAINED_LAYERS if trained_layers is None else trained_layers
+    model = CrossEncoder(base, frozen_layers, trained_layers)
     model.init_trained_from_base(base)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -338,8 +342,8 @@ def train(
         "sha256": sha256_of(out_dir / WEIGHTS_FILE),
         "bytes": (out_dir / WEIGHTS_FILE).stat().st_size,
         "base_model": base_dir.name,
-        "frozen_layers": FROZEN_LAYERS,
-        "trained_layers": TRAINED_LAYERS,
+        "frozen_layers": frozen_layers,
+        "trained_layers": trained_layers,
         "max_tokens": MAX_TOKENS,
         "trained_on": counts,
         "split": "articles whose text hash falls in the train fold (assistant/reading/split.py)",

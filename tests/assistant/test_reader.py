@@ -45,6 +45,22 @@ def test_altered_weights_fail_their_check_and_say_how_to_rebuild(tmp_path):
         verified_weights(tmp_path)
 
 
+def test_weights_whose_manifest_names_an_impossible_depth_are_refused(tmp_path, e5_model_path):
+    """The layer counts come from the manifest: a file of another depth must not half-load."""
+    import json
+
+    shutil.copy(WEIGHTS_DIR / WEIGHTS_FILE, tmp_path / WEIGHTS_FILE)
+    manifest = json.loads((WEIGHTS_DIR / MANIFEST_FILE).read_text("utf-8"))
+    manifest["frozen_layers"] = 11
+    (tmp_path / MANIFEST_FILE).write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ReaderError, match="do not fit the base model"):
+        Reader(e5_model_path, tmp_path)
+    manifest["frozen_layers"], manifest["trained_layers"] = 2, 4  # fits, but not this file
+    (tmp_path / MANIFEST_FILE).write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ReaderError, match="do not fit the base model"):
+        Reader(e5_model_path, tmp_path)
+
+
 def test_follow_ups_carry_the_previous_question_to_the_reader():
     first = "Tính đến 30-6 kết nạp được bao nhiêu đảng viên?"
     q = analyse("Còn bị kỷ luật?", [(first, "787")])
