@@ -647,6 +647,15 @@ def reader_train(
         int | None,
         typer.Option(min=1, max=12, help="Base layers above them that are trained and shipped."),
     ] = None,
+    extra_data: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help=(
+                "More training questions in hoidap eval's formats, such as the English ones "
+                "of bench/translate_questions.py (repeatable)."
+            )
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Rebuild the reader's weights from the QA sets.
@@ -661,7 +670,7 @@ def reader_train(
     from store.model import build_default_model
 
     settings = _state(ctx).settings()
-    for path in (data, corpus, negatives_store):
+    for path in (data, corpus, negatives_store, *(extra_data or [])):
         if path is not None and not path.exists():
             raise UsageError(f"{path} does not exist.")
     from assistant.reading.model import BASE_LAYERS, FROZEN_LAYERS, TRAINED_LAYERS
@@ -690,6 +699,7 @@ def reader_train(
             progress=not quiet,
             frozen_layers=frozen,
             trained_layers=trained,
+            extra_data=extra_data or (),
         )
     finally:
         if close is not None:

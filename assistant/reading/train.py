@@ -143,21 +143,28 @@ def build_groups(
     fold: str = "train",
     miner: Miner | None = None,
     progress: bool = True,
+    extra_data: Sequence[Path] = (),
 ) -> tuple[list[list[Pair]], dict]:
     """One group of pairs per question of every data file's articles in `fold`, and counts.
 
-    Mining (`miner`) asks every question of the store: a progress bar per data file.
+    `extra_data` are more files in `hoidap eval`'s formats (such as the English questions of
+    `bench/translate_questions.py`), each seen once an epoch. Mining (`miner`) asks every
+    question of the store: a progress bar per data file.
     """
     from tqdm import tqdm
 
     rng = random.Random(SEED)
     groups: list[list[Pair]] = []
     counts: dict[str, dict[str, int]] = {}
-    for name, repeat in DATA_FILES.items():
-        path = data_dir / name
+    extras = [Path(p) for p in extra_data]
+    for path in extras:
+        if not path.is_file():
+            raise UsageError(f"{path} is missing (--extra-data).")
+    sources = [(name, data_dir / name, repeat) for name, repeat in DATA_FILES.items()]
+    for name, path, repeat in [*sources, *((f"extra: {p.name}", p, 1) for p in extras)]:
         if not path.is_file():
             raise UsageError(f"{path} is missing: --data must be the folder of the QA sets.")
-        data: Dataset = load_dataset(path, corpus if name.endswith(".jsonl") else None)
+        data: Dataset = load_dataset(path, corpus if path.suffix == ".jsonl" else None)
         texts = {k: clean_text(c.text) for k, c in data.contexts.items()}
         asked = {i.context for i in data.items}
         keys = sorted(k for k in asked if fold_of(texts[k]) == fold)
@@ -239,6 +246,7 @@ def train(
     progress: bool = True,
     frozen_layers: int | None = None,
     trained_layers: int | None = None,
+    extra_data: Sequence[Path] = (),
 ) -> dict:
     """Train the reader and write `reader.safetensors` and `reader.json` into `out_dir`.
 
@@ -256,7 +264,9 @@ def train(
     limit_torch_threads()
     torch.manual_seed(SEED)
     rng = random.Random(SEED)
-    pair_groups, counts = build_groups(data_dir, corpus, miner=miner, progress=progress)
+    pair_groups, counts = build_groups(
+        data_dir, corpus, miner=miner, progress=progress, extra_data=extra_data
+    )
     if limit:
         pair_groups = pair_groups[:limit]
     tokenizer = load_tokenizer(base_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from assistant.evaluate import Item
 from assistant.reading.mining import store_miner
 from assistant.reading.split import fold_of
-from assistant.reading.train import _pairs_for
+from assistant.reading.train import DATA_FILES, _pairs_for, build_groups
 from assistant.settings import Settings
 from ingest.chunk import split_sentences
 from ingest.errors import UsageError
@@ -81,3 +82,40 @@ def test_a_group_puts_the_answer_first_and_never_takes_a_mined_sentence_holding_
     assert all(p.label == 0.0 for p in group[1:])
     sentences = [p.sentence for p in group]
     assert mined[1] in sentences and mined[0] not in sentences
+
+
+def _squad(path: Path, context: str, question: str, answer: str) -> None:
+    qa = {"id": path.stem, "question": question, "answers": [{"text": answer}]}
+    data = {"data": [{"title": "t", "paragraphs": [{"context": context, "qas": [qa]}]}]}
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+def test_extra_training_questions_join_the_groups_once_an_epoch(tmp_path):
+    text = COFFEE.read_text(encoding="utf-8").split("\n", 1)[1].strip()
+    assert fold_of(text) == "train"
+    data = tmp_path / "eval"
+    data.mkdir()
+    corpus = tmp_path / "taynguyen.jsonl"
+    corpus.write_text(json.dumps({"id": "coffee", "text": text}, ensure_ascii=False) + "\n")
+    row = {
+        "article_id": "coffee",
+        "kind": "vi",
+        "question": "Tái canh bao nhiêu ha cà phê?",
+        "answer": "1.465 ha",
+    }
+    (data / "taynguyen_qa.jsonl").write_text(json.dumps(row, ensure_ascii=False) + "\n")
+    for name in DATA_FILES:
+        if name.endswith(".json"):
+            _squad(data / name, text, "Bao nhiêu ha cà phê được tái canh?", "1.465 ha")
+    english = tmp_path / "english.json"
+    _squad(english, text, "How many hectares of coffee were replanted?", "1.465 ha")
+
+    plain, _ = build_groups(data, corpus, progress=False)
+    groups, counts = build_groups(data, corpus, progress=False, extra_data=[english])
+
+    added = [g for g in groups if g[0].question.startswith("How many hectares")]
+    assert len(groups) == len(plain) + 1 and len(added) == 1
+    assert added[0][0].label == 1.0 and "1.465 ha" in added[0][0].sentence
+    assert counts["extra: english.json"] == {"articles": 1, "questions": 1, "pairs": len(added[0])}
+    with pytest.raises(UsageError, match="nowhere.json is missing"):
+        build_groups(data, corpus, progress=False, extra_data=[tmp_path / "nowhere.json"])
