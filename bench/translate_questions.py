@@ -35,6 +35,7 @@ from assistant.llm.backends import make_chat_model
 from assistant.llm.settings import LlmSettings
 from assistant.reading.split import fold_of
 from ingest.clean import clean_text
+from ingest.errors import UsageError
 
 # Which sets are translated: taynguyen_qa first, then the others in turn, so a short run covers
 # each. ViCoQA's turns lean on the conversation; MLQA and ViQuAD-en have English questions.
@@ -202,4 +203,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except UsageError as e:  # a wrong path or --llm: the message, not a traceback
+        sys.exit(f"Error: {e}")
