@@ -29,8 +29,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from assistant.evaluate import Item, load_dataset
-from assistant.language import detect_language, fold
+from assistant.evaluate import Item, load_dataset, strip_marks
+from assistant.language import detect_language
 from assistant.llm.backends import make_chat_model
 from assistant.llm.settings import LlmSettings
 from assistant.reading.split import fold_of
@@ -53,12 +53,6 @@ PROMPT = (
 )
 SAVE_EVERY = 20
 _NUMBER = re.compile(r"\d+")
-
-
-def to_ascii_names(text: str) -> str:
-    """Vietnamese names as English papers print them: without marks, in their case."""
-    pairs = zip(text, fold(text), strict=True)
-    return "".join(f if ch.islower() or not f.isalpha() else f.upper() for ch, f in pairs)
 
 
 def clean_reply(reply: str) -> str:
@@ -91,11 +85,10 @@ def train_items(data_dir: Path, corpus: Path) -> list[tuple[str, Item, str]]:
             [
                 (name, i, texts[i.context])
                 for i in data.items
-                if i.kind == "vi"
+                if i.kind == "vi"  # SQuAD's kind is detect_language's already
                 and not i.history
                 and not i.no_diacritics
                 and fold_of(texts[i.context]) == "train"
-                and detect_language(i.question) == "vi"
             ]
         )
     mixed = per_source[0]  # taynguyen_qa first (the archive's own kind), then in turn
@@ -181,7 +174,7 @@ def main() -> int:
             failed += 1
             tqdm.write(f"skipped {item.qid}: {e}")
             continue
-        english = to_ascii_names(clean_reply(reply))
+        english = strip_marks(clean_reply(reply))  # names as English papers print them
         if not plausible(item.question, english):
             failed += 1
             continue

@@ -156,14 +156,16 @@ def build_groups(
     rng = random.Random(SEED)
     groups: list[list[Pair]] = []
     counts: dict[str, dict[str, int]] = {}
-    extras = [Path(p) for p in extra_data]
-    for path in extras:
-        if not path.is_file():
-            raise UsageError(f"{path} is missing (--extra-data).")
     sources = [(name, data_dir / name, repeat) for name, repeat in DATA_FILES.items()]
-    for name, path, repeat in [*sources, *((f"extra: {p.name}", p, 1) for p in extras)]:
+    extras = [(f"extra: {Path(p).name}", Path(p), 1) for p in extra_data]
+    # Every file is checked before the first is mined (minutes each with a store).
+    for _, path, _ in sources:
         if not path.is_file():
             raise UsageError(f"{path} is missing: --data must be the folder of the QA sets.")
+    for _, path, _ in extras:
+        if not path.is_file():
+            raise UsageError(f"{path} is missing (--extra-data).")
+    for name, path, repeat in [*sources, *extras]:
         data: Dataset = load_dataset(path, corpus if path.suffix == ".jsonl" else None)
         texts = {k: clean_text(c.text) for k, c in data.contexts.items()}
         asked = {i.context for i in data.items}
