@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from assistant.langchain_retriever import HoidapRetriever
     from assistant.llm.generate import GenerativeAnswerer
+    from assistant.reading.ranker import PassageRanker
     from assistant.reading.reader import Reader
 
 
@@ -45,17 +46,19 @@ class Assistant:
         *,
         chat_model: BaseChatModel | None = None,
         reader: Reader | None = None,
+        ranker: PassageRanker | None = None,
     ) -> None:
         """Hold the store; models load on first use.
 
-        `chat_model` overrides `settings.llm.llm` (any LangChain chat model); `reader` shares a
-        loaded reader between assistants.
+        `chat_model` overrides `settings.llm.llm` (any LangChain chat model); `reader` and
+        `ranker` share loaded models between assistants.
         """
         self.settings = settings
         self.store = store
         self.retriever = HybridRetriever(store, settings.assistant)
         self.generator: GenerativeAnswerer | None = None
         self._reader: Reader | None = reader
+        self._ranker: PassageRanker | None = ranker
         if chat_model is not None or settings.llm.llm:
             # Built now so a wrong --llm fails at start-up, not at the first question; a local
             # model's weights still load on first use.
@@ -146,21 +149,26 @@ class Assistant:
         else:
             asked = analyse(question, pairs, self.store.records)
         language = asked.language
-        if self.settings.assistant.reader:
-            # The reader reads a few more passages than are kept and reorders them.
-            k = k or self.settings.assistant.top_k
-            wider = max(k, self.settings.assistant.reader_passages)
-            retrieved = self.retriever.retrieve(asked, filters=parsed_filters, k=wider)
+        s = self.settings.assistant
+        k = k or s.top_k
+        # The answerer reads a few more passages than are kept (the reader reorders them too).
+        read = max(k, s.reader_passages) if s.reader else k
+        rerank = s.english_rerank_passages if language == "en" else s.rerank_passages
+        retrieved = self.retriever.retrieve(asked, filters=parsed_filters, k=max(read, rerank))
+        if rerank:
+            retrieved = self.ranker.rerank(asked.reader_text, retrieved, rerank, s.rerank_prior)
+        retrieved = retrieved[:read]
+        if s.reader:
             extractive, passages = self._read(asked, retrieved)
             passages = passages[:k]
         else:
-            retrieved = passages = self.retriever.retrieve(asked, filters=parsed_filters, k=k)
+            passages = retrieved
             extractive = self._extract_by_rules(asked, passages, pairs)
         if self.generator is None:
             yield extractive, passages
             return
-        # The LLM reads the passages in retrieval order: its prompt takes the first few, cut to
-        # the characters nearest the question, and was tuned on that order.
+        # The LLM reads the passages in retrieval order (the ranker's, when it is on): its prompt
+        # takes the first few, cut to the characters nearest the question.
         for event in self.generator.stream(
             question, retrieved[:k], language, extractive, rewrite=rewrite
         ):
@@ -178,6 +186,19 @@ class Assistant:
             precision = resolve_precision(self.settings.store.precision)
             self._reader = Reader(base, precision=precision)
         return self._reader
+
+    @property
+    def ranker(self) -> PassageRanker:
+        """The trained passage ranker, loaded (and its weights checked) on first use."""
+        if self._ranker is None:
+            from assistant.reading.ranker import PassageRanker
+            from store.bert import resolve_precision
+            from store.model import build_default_model
+
+            base = build_default_model(self.settings.store.cache_dir)
+            precision = resolve_precision(self.settings.store.precision)
+            self._ranker = PassageRanker(base, precision=precision)
+        return self._ranker
 
     def _read(self, asked: Question, passages: list[Passage]) -> tuple[Answer, list[Passage]]:
         """The extractive answer read by the trained reader, and the passages it reordered."""

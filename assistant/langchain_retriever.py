@@ -1,9 +1,10 @@
 """The hybrid retrieval as a LangChain `BaseRetriever`, for people who build their own chains.
 
 `Assistant.as_retriever()` returns one. It searches like the assistant does (dense + BM25 fused,
-diacritics restored, filters), without the reader or an answer: each `Document` is a stored
-passage, whose metadata say which article it is from (both ids, title, date, source, url) and
-where it stands in it (`start`/`end` in the article's text), so a chain can cite as we do.
+diacritics restored, filters), without the passage ranker, the reader or an answer: each
+`Document` is a stored passage, whose metadata say which article it is from (both ids, title,
+date, source, url) and where it stands in it (`start`/`end` in the article's text), so a chain
+can cite as we do.
 """
 
 from __future__ import annotations

@@ -88,6 +88,32 @@ class AssistantSettings(BaseSettings):
         le=1,
         description="The reader abstains when no sentence answers with this probability.",
     )
+    rerank_passages: int = Field(
+        0,
+        ge=0,
+        le=50,
+        description=(
+            "Retrieved passages the trained passage ranker reorders for a Vietnamese question "
+            "before the answerer reads the best (0: the fusion's order, which the ranker did "
+            "not beat on Vietnamese dev questions)."
+        ),
+    )
+    english_rerank_passages: int = Field(
+        10,
+        ge=0,
+        le=50,
+        description=(
+            "`RERANK_PASSAGES` for English questions, whose passages the fusion finds but "
+            "ranks poorly (about 0.2 s a question on 2 cores; 0: off)."
+        ),
+    )
+    rerank_prior: float = Field(
+        4.0,
+        ge=0,
+        description=(
+            "Weight of the fusion's rank, prior / (1 + rank), added to the ranker's logit."
+        ),
+    )
     reader_passages: int = Field(
         5,
         ge=1,

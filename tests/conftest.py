@@ -51,8 +51,18 @@ def reader(e5_model_path: Path):
     return Reader(e5_model_path, precision=resolve_precision(StoreSettings().precision))
 
 
+@pytest.fixture(scope="session")
+def ranker(e5_model_path: Path):
+    """The shipped passage ranker, in the default precision, loaded once for the run."""
+    from assistant.reading.ranker import PassageRanker
+    from store.bert import resolve_precision
+    from store.settings import StoreSettings
+
+    return PassageRanker(e5_model_path, precision=resolve_precision(StoreSettings().precision))
+
+
 @pytest.fixture
-def make_assistant(embedder, reader, tmp_path: Path):
+def make_assistant(embedder, reader, ranker, tmp_path: Path):
     """Build Assistants over fresh stores that share the loaded model."""
     from assistant.core import Assistant
     from assistant.settings import Settings
@@ -64,7 +74,9 @@ def make_assistant(embedder, reader, tmp_path: Path):
         settings = Settings.load().with_overrides(
             store={"store": tmp_path / f"store{len(made)}", **store_overrides}
         )
-        assistant = Assistant(settings, Store(settings.store, embedder=embedder), reader=reader)
+        assistant = Assistant(
+            settings, Store(settings.store, embedder=embedder), reader=reader, ranker=ranker
+        )
         made.append(assistant)
         return assistant
 
@@ -108,7 +120,7 @@ def free_port_fixture():
 
 
 @pytest.fixture(scope="module")
-def served(embedder, reader, tmp_path_factory):
+def served(embedder, reader, ranker, tmp_path_factory):
     """The real app on a free loopback port over a store holding the sample article.
 
     Yields (url, assistant); one app per test module.
@@ -121,7 +133,9 @@ def served(embedder, reader, tmp_path_factory):
 
     home = tmp_path_factory.mktemp("app-home")
     settings = Settings.load().with_overrides(store={"home": home, "store": home / "store"})
-    assistant = Assistant(settings, Store(settings.store, embedder=embedder), reader=reader)
+    assistant = Assistant(
+        settings, Store(settings.store, embedder=embedder), reader=reader, ranker=ranker
+    )
     assert not assistant.ingest([SAMPLE], progress=False).failed
     ui = UiSettings(host="127.0.0.1", port=free_port(), auth=None)
     demo = build_ui(assistant, ui)

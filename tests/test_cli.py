@@ -141,6 +141,19 @@ def test_reader_train_names_a_missing_extra_data_file_before_any_work(capsys, tm
     assert not list(tmp_path.glob("reader*"))
 
 
+def test_train_ranker_names_a_missing_negatives_store_before_any_work(capsys, tmp_path):
+    corpus = tmp_path / "taynguyen.jsonl"
+    corpus.write_text("", encoding="utf-8")
+    missing = tmp_path / "no-store"
+    args = ("reader", "train-ranker", "--data", str(tmp_path), "--corpus", str(corpus))
+    code, out, err = call_main(
+        capsys, *args, "--negatives-store", str(missing), "--out", str(tmp_path)
+    )
+    assert code == 1 and out == ""
+    assert err.strip() == f"Error: {missing} does not exist."
+    assert not list(tmp_path.glob("ranker*"))
+
+
 def test_debug_shows_the_traceback_of_a_usage_error(capsys):
     with pytest.raises(Exception, match="No such option"):
         cli.main(["--debug", "stats", "--bogus"])

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.evaluate import Item, contains_gold
-from assistant.question import analyse
+from assistant.models import Passage
+from assistant.question import Question, analyse
 from assistant.reading.answer import LEXICAL_PICKS, choose, scored_candidates
 from assistant.reading.split import fold_of
 from assistant.retrieval.retriever import HybridRetriever
@@ -40,10 +41,13 @@ _BUILD = (
 )
 
 
-def store_miner(
-    store_dir: Path, settings: Settings, embedder: Embedder | None = None
-) -> tuple[Miner, Callable[[], None]]:
-    """A function giving an item's hard negatives from the store in `store_dir`, and a closer.
+def store_retriever(
+    store_dir: Path, settings: Settings, embedder: Embedder | None = None, *, depth: int
+) -> tuple[Callable[[Item], tuple[Question, list[Passage]]], Callable[[], None]]:
+    """A function giving an item's question and retrieved train-fold passages, and a closer.
+
+    The function returns the analysed question and its first `depth` passages from the store
+    in `store_dir`, less those of articles outside the train fold.
 
     `embedder`: an already loaded embedding model to share (else the store loads its own).
     """
@@ -62,15 +66,28 @@ def store_miner(
             train_fold[article_id] = fold_of(text) == "train"
         return train_fold[article_id]
 
-    def mine(item: Item) -> list[str]:
+    def retrieve(item: Item) -> tuple[Question, list[Passage]]:
         question = analyse(item.question, list(item.history), store.records)
         passages = [
             p
-            for p in retriever.retrieve(question, k=MINED_PASSAGES)
+            for p in retriever.retrieve(question, k=depth)
             if in_train_fold(p.article_id, p.article_text or p.text)
         ]
+        return question, passages
+
+    return retrieve, store.close
+
+
+def store_miner(
+    store_dir: Path, settings: Settings, embedder: Embedder | None = None
+) -> tuple[Miner, Callable[[], None]]:
+    """A function giving an item's hard negative sentences from the store, and a closer."""
+    retrieve, close = store_retriever(store_dir, settings, embedder, depth=MINED_PASSAGES)
+
+    def mine(item: Item) -> list[str]:
+        question, passages = retrieve(item)
         cands, _ = scored_candidates(question, passages)
         offered = choose(cands, MINED_SENTENCES, LEXICAL_PICKS[question.language])
         return [c.text for c in offered if not (item.golds and contains_gold(c.text, item.golds))]
 
-    return mine, store.close
+    return mine, close

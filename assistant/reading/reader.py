@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.reading.weights import WEIGHTS_DIR, ReaderError, verified_weights
+from assistant.reading.weights import READER, WEIGHTS_DIR, ReaderError, Shipped, verified_weights
 from store.bert import Precision, pad_ids
 
 MAX_TOKENS = 160  # question and sentence together; longer pairs lose the sentence's end
@@ -52,12 +52,12 @@ def encode_pairs(tokenizer, question: str, sentences: Sequence[str]) -> list[Pai
     return out
 
 
-def load_tokenizer(base_dir: Path):  # noqa: ANN201
+def load_tokenizer(base_dir: Path, max_tokens: int = MAX_TOKENS):  # noqa: ANN201
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(base_dir / "tokenizer.json"))
     tokenizer.no_padding()
-    tokenizer.enable_truncation(MAX_TOKENS, strategy="longest_first")
+    tokenizer.enable_truncation(max_tokens, strategy="longest_first")
     return tokenizer
 
 
@@ -86,6 +86,41 @@ def best_span(start, end, pair: PairInput, sentence: str) -> tuple[int, int] | N
     return (lo, hi) if hi > lo else None
 
 
+def load_trained(base_dir: Path, folder: Path, shipped: Shipped, precision: Precision):  # noqa: ANN201
+    """A shipped cross-encoder (`CrossEncoder`) on the base model, checked, for inference.
+
+    Returns the model and its manifest, whose depth it is built with. Raises `ReaderError` when
+    the weights are missing, fail their sha256 check, or do not fit the base model.
+    """
+    import torch
+    from safetensors.torch import load_file
+
+    from assistant.reading.model import FROZEN_LAYERS, TRAINED_LAYERS, CrossEncoder
+    from store.bert import limit_torch_threads
+
+    limit_torch_threads()
+    path, manifest = verified_weights(folder, shipped)
+    try:
+        base = load_file(str(base_dir / "model.safetensors"))
+        model = CrossEncoder(
+            base,
+            int(manifest.get("frozen_layers", FROZEN_LAYERS)),
+            int(manifest.get("trained_layers", TRAINED_LAYERS)),
+        )
+        state = {k: v.float() for k, v in load_file(str(path)).items()}
+        if set(state) != set(model.trained_state()):
+            raise ValueError(f"its tensors are not those of {len(model.layers)} trained layers")
+        model.load_state_dict({**model.state_dict(), **state}, strict=True)
+    except (OSError, KeyError, RuntimeError, ValueError) as e:
+        raise ReaderError(
+            f"{shipped.what}'s weights do not fit the base model in {base_dir} ({e})."
+        ) from e
+    model.eval()
+    if precision == "bf16":
+        model.run_layers_in(torch.bfloat16)
+    return model, manifest
+
+
 class Reader:
     """The trained cross-encoder, loaded offline on top of the default model's folder.
 
@@ -103,33 +138,9 @@ class Reader:
         self, base_dir: Path, weights_dir: Path = WEIGHTS_DIR, *, precision: Precision = "fp32"
     ) -> None:
         import torch
-        from safetensors.torch import load_file
 
-        from assistant.reading.model import FROZEN_LAYERS, TRAINED_LAYERS, CrossEncoder
-        from store.bert import limit_torch_threads
-
-        limit_torch_threads()
-        path, self.manifest = verified_weights(weights_dir)
-        try:
-            base = load_file(str(base_dir / "model.safetensors"))
-            model = CrossEncoder(
-                base,
-                int(self.manifest.get("frozen_layers", FROZEN_LAYERS)),
-                int(self.manifest.get("trained_layers", TRAINED_LAYERS)),
-            )
-            state = {k: v.float() for k, v in load_file(str(path)).items()}
-            if set(state) != set(model.trained_state()):
-                raise ValueError(f"its tensors are not those of {len(model.layers)} trained layers")
-            model.load_state_dict({**model.state_dict(), **state}, strict=True)
-        except (OSError, KeyError, RuntimeError, ValueError) as e:
-            raise ReaderError(
-                f"The reader's weights do not fit the base model in {base_dir} ({e})."
-            ) from e
-        model.eval()
-        if precision == "bf16":
-            model.run_layers_in(torch.bfloat16)
+        self.model, self.manifest = load_trained(base_dir, weights_dir, READER, precision)
         self.precision = precision
-        self.model = model
         self.tokenizer = load_tokenizer(base_dir)
         self._torch = torch
         self.pad_id = 1

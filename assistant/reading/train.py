@@ -256,7 +256,7 @@ def train(
     keeps the first groups only (a short run, to check that training reproduces).
     """
     import torch
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file
     from tqdm import tqdm
 
     from assistant.reading.model import FROZEN_LAYERS, TRAINED_LAYERS, CrossEncoder
@@ -283,20 +283,9 @@ def train(
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     heads = [*model.relevance.parameters(), *model.span.parameters()]
-    head_ids = {id(p) for p in heads}
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": [p for p in params if id(p) not in head_ids], "lr": learning_rate},
-            {"params": heads, "lr": learning_rate * 10},
-        ],
-        weight_decay=0.01,
-    )
     steps_per_epoch = math.ceil(len(groups) / groups_per_batch)
     total = max(1, int(steps_per_epoch * epochs))
-    warmup = max(1, total // 20)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / (total - warmup)))
-    )
+    optimizer, schedule = optimizer_and_schedule(params, heads, learning_rate, total)
     positives = sum(e.label for e in examples)
     pos_weight = torch.tensor((len(examples) - positives) / max(1.0, positives))
     bce = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
@@ -330,11 +319,7 @@ def train(
                 e_gold = torch.tensor([batch[j].end for j in answer_rows])
                 span_loss = functional_ce(s_logits, s_gold) + functional_ce(e_logits, e_gold)
                 loss = loss + 0.5 * span_loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
+            optimizer_step(loss, params, optimizer, schedule)
             losses.append(loss.item())
             step += 1
             bar.update(1)
@@ -345,11 +330,7 @@ def train(
                     ranking=f"{_mean(ranking_losses[-50:]):.3f}",
                 )
     bar.close()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.trained_state().items()}
-    tmp = out_dir / f".{WEIGHTS_FILE}.tmp"
-    save_file(state, str(tmp), metadata={"format": "pt"})
-    tmp.replace(out_dir / WEIGHTS_FILE)
+    save_trained(model, out_dir / WEIGHTS_FILE)
     manifest = {
         "sha256": sha256_of(out_dir / WEIGHTS_FILE),
         "bytes": (out_dir / WEIGHTS_FILE).stat().st_size,
@@ -377,6 +358,47 @@ def train(
     }
     (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
+
+
+def optimizer_and_schedule(params: list, heads: list, learning_rate: float, total: int):  # noqa: ANN201
+    """AdamW, the heads at 10 times the layers' rate; 5 % linear warm-up, then linear decay."""
+    import torch
+
+    head_ids = {id(p) for p in heads}
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": [p for p in params if id(p) not in head_ids], "lr": learning_rate},
+            {"params": heads, "lr": learning_rate * 10},
+        ],
+        weight_decay=0.01,
+    )
+    warmup = max(1, total // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
+    )
+    return optimizer, schedule
+
+
+def optimizer_step(loss, params: list, optimizer, schedule) -> None:  # noqa: ANN001
+    import torch
+
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    optimizer.step()
+    schedule.step()
+    optimizer.zero_grad()
+
+
+def save_trained(model, path: Path) -> None:  # noqa: ANN001
+    """The trained layers and heads in float16, written whole or not at all."""
+    import torch
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.trained_state().items()}
+    tmp = path.parent / f".{path.name}.tmp"
+    save_file(state, str(tmp), metadata={"format": "pt"})
+    tmp.replace(path)
 
 
 def ranking_loss(relevance, groups: list[list[Encoded]]):  # noqa: ANN001, ANN201

@@ -14,12 +14,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def make_seeded(embedder, reader):
+def make_seeded(embedder, reader, ranker):
     """`make_seeded(home, paths)`: an Assistant over a fresh store in `home` holding `paths`."""
 
     def make(home: Path, paths: list[Path]) -> Assistant:
         settings = Settings.load().with_overrides(store={"store": home / "store"})
-        a = Assistant(settings, Store(settings.store, embedder=embedder), reader=reader)
+        a = Assistant(
+            settings, Store(settings.store, embedder=embedder), reader=reader, ranker=ranker
+        )
         a.ingest(paths, progress=False)
         return a
 

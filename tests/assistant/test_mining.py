@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from assistant.evaluate import Item
-from assistant.reading.mining import store_miner
+from assistant.reading.mining import store_miner, store_retriever
+from assistant.reading.ranker_train import (
+    RANKER_FILES,
+    RETRIEVED_DEPTH,
+    ranker_groups,
+    train_ranker,
+)
 from assistant.reading.split import fold_of
 from assistant.reading.train import DATA_FILES, _pairs_for, build_groups
 from assistant.settings import Settings
@@ -119,3 +125,77 @@ def test_extra_training_questions_join_the_groups_once_an_epoch(tmp_path):
     assert counts["extra: english.json"] == {"articles": 1, "questions": 1, "pairs": len(added[0])}
     with pytest.raises(UsageError, match="nowhere.json is missing"):
         build_groups(data, corpus, progress=False, extra_data=[tmp_path / "nowhere.json"])
+
+
+def _ranker_data(tmp_path: Path) -> tuple[Path, Path]:
+    """A data folder of every set the ranker trains on, each asking of the coffee article."""
+    text = COFFEE.read_text(encoding="utf-8").split("\n", 1)[1].strip()
+    data = tmp_path / "eval"
+    data.mkdir()
+    corpus = tmp_path / "taynguyen.jsonl"
+    row = {"id": "coffee", "title": "Cà phê Gia Lai", "text": text}
+    corpus.write_text(json.dumps(row, ensure_ascii=False) + "\n")
+    asked = {"article_id": "coffee", "question": "Tái canh bao nhiêu ha cà phê?"}
+    rows = [
+        {**asked, "kind": "vi", "answer": "1.465 ha"},
+        {**asked, "kind": "nearmiss", "answer": ""},
+    ]
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    (data / "taynguyen_qa.jsonl").write_text(lines)
+    for name in RANKER_FILES:
+        if name.endswith(".json"):
+            _squad(data / name, text, "How many hectares of coffee were replanted?", "1.465 ha")
+    return data, corpus
+
+
+def test_ranker_groups_put_the_answering_chunk_first_and_train_on_no_held_out_passage(
+    tmp_path, corpus_store, embedder
+):
+    data, corpus = _ranker_data(tmp_path)
+    settings = Settings.load()
+    retrieve, close = store_retriever(corpus_store, settings, embedder, depth=RETRIEVED_DEPTH)
+    try:
+        chunking = (settings.ingest.chunk_size, settings.ingest.chunk_overlap)
+        groups, counts = ranker_groups(data, corpus, chunking, retrieve, progress=False)
+    finally:
+        close()
+    assert counts["taynguyen_qa.jsonl"] == {"articles": 1, "questions": 1}  # no near-miss
+    assert len(groups) == 1 + sum(name.endswith(".json") for name in RANKER_FILES)
+    for group in groups:
+        (_, positive, label), *negatives = group
+        assert label == 1.0 and "1.465 ha" in positive
+        assert negatives and all(lab == 0.0 and "1.465 ha" not in t for _, t, lab in negatives)
+        # The held-out sample article (the test fold) is in the store but never trained on.
+        assert not any("787" in t or "đảng viên" in t for _, t, _ in negatives)
+
+
+@pytest.mark.slow
+def test_a_short_ranker_training_writes_weights_that_verify_and_load(
+    tmp_path, e5_model_path, corpus_store, embedder
+):
+    from assistant.reading.ranker import RANKER, PassageRanker
+
+    data, corpus = _ranker_data(tmp_path)
+    settings = Settings.load()
+    chunking = (settings.ingest.chunk_size, settings.ingest.chunk_overlap)
+    out = tmp_path / "weights"
+    retrieve, close = store_retriever(corpus_store, settings, embedder, depth=RETRIEVED_DEPTH)
+    try:
+        manifest = train_ranker(
+            data,
+            corpus,
+            e5_model_path,
+            out,
+            chunking=chunking,
+            retrieve=retrieve,
+            limit=4,
+            progress=False,
+        )
+    finally:
+        close()
+    assert manifest["groups"] == 4 and manifest["steps"] == 1
+    assert manifest["trained_layers"] == 3 and manifest["initialised_from"].startswith("the reader")
+    ranker = PassageRanker(e5_model_path, out)
+    assert ranker.manifest["sha256"] == manifest["sha256"]
+    assert (out / RANKER.weights_file).stat().st_size < 20 * 1024 * 1024
+    assert len(ranker.logits("Tái canh bao nhiêu ha cà phê?", ["Cà phê. Tái canh 1.465 ha."])) == 1

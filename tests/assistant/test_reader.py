@@ -171,4 +171,5 @@ def test_reader_check_verifies_offline_from_the_command_line(e5_model_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("reader ok: sha256 ")
+    reader, ranker = result.stdout.splitlines()
+    assert reader.startswith("reader ok: sha256 ") and ranker.startswith("ranker ok: sha256 ")
