@@ -197,7 +197,9 @@ class Assistant:
 
             base = build_default_model(self.settings.store.cache_dir)
             precision = resolve_precision(self.settings.store.precision)
-            self._ranker = PassageRanker(base, precision=precision)
+            # It shares the reader's copy of the base model's embeddings and lower layers.
+            reader = self.reader if self.settings.assistant.reader else None
+            self._ranker = PassageRanker(base, precision=precision, reader=reader)
         return self._ranker
 
     def _read(self, asked: Question, passages: list[Passage]) -> tuple[Answer, list[Passage]]:

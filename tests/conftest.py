@@ -52,13 +52,11 @@ def reader(e5_model_path: Path):
 
 
 @pytest.fixture(scope="session")
-def ranker(e5_model_path: Path):
-    """The shipped passage ranker, in the default precision, loaded once for the run."""
+def ranker(e5_model_path: Path, reader):
+    """The shipped passage ranker on the reader's lower layers, as `Assistant` loads it."""
     from assistant.reading.ranker import PassageRanker
-    from store.bert import resolve_precision
-    from store.settings import StoreSettings
 
-    return PassageRanker(e5_model_path, precision=resolve_precision(StoreSettings().precision))
+    return PassageRanker(e5_model_path, precision=reader.precision, reader=reader)
 
 
 @pytest.fixture

@@ -111,6 +111,24 @@ class CrossEncoder(nn.Module):
         self.relevance = nn.Linear(HIDDEN, 1)
         self.span = nn.Linear(HIDDEN, 2)
 
+    @classmethod
+    def on_lower(cls, lower: CrossEncoder, trained: int) -> CrossEncoder:
+        """A new model on `lower`'s embeddings and frozen layers, shared, not copied.
+
+        Those are the base model's own weights and never trained, so two cross-encoders on one
+        base (the reader and the passage ranker) hold them once: the word embeddings alone are
+        about 380 MB in float32. Inference only: the shared layers stay in `lower`'s dtype.
+        """
+        model = cls.__new__(cls)
+        nn.Module.__init__(model)
+        model._word, model._position, model._type = lower._word, lower._position, lower._type
+        model._embedding_norm = lower._embedding_norm
+        model.frozen = lower.frozen
+        model.layers = nn.ModuleList(EncoderLayer() for _ in range(trained))
+        model.relevance = nn.Linear(HIDDEN, 1)
+        model.span = nn.Linear(HIDDEN, 2)
+        return model
+
     def init_trained_from_base(self, base: Mapping[str, torch.Tensor]) -> None:
         """Start the trained layers from the base model's next layers (training only)."""
         for i, layer in enumerate(self.layers):
@@ -151,6 +169,7 @@ class CrossEncoder(nn.Module):
         bf16 matrices are prepacked for oneDNN, as `store.bert` does for the embedding model.
         """
         for layer in [*self.frozen, *self.layers]:
+            # Layers already packed (shared with another model, `on_lower`) hold no nn.Linear.
             for name, module in list(layer.named_children()):
                 if isinstance(module, nn.Linear):
                     module.to(dtype)

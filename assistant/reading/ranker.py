@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assistant.models import Passage
-from assistant.reading.reader import load_tokenizer, load_trained
+from assistant.reading.reader import Reader, load_tokenizer, load_trained
 from assistant.reading.weights import Shipped
 from store.bert import Precision, pad_ids
 
@@ -45,16 +45,25 @@ def passage_text(title: str | None, text: str) -> str:
 class PassageRanker:
     """The trained passage cross-encoder, loaded offline on the default model's folder.
 
+    `reader`: a loaded reader in the same precision, whose embeddings and frozen layers (the base
+    model's own) the ranker shares instead of holding a second copy.
+
     Raises:
         ReaderError: the weights are missing, fail their sha256 check, or do not fit the base.
     """
 
     def __init__(
-        self, base_dir: Path, weights_dir: Path = RANKER_DIR, *, precision: Precision = "fp32"
+        self,
+        base_dir: Path,
+        weights_dir: Path = RANKER_DIR,
+        *,
+        precision: Precision = "fp32",
+        reader: Reader | None = None,
     ) -> None:
         import torch
 
-        self.model, self.manifest = load_trained(base_dir, weights_dir, RANKER, precision)
+        lower = reader.model if reader is not None and reader.precision == precision else None
+        self.model, self.manifest = load_trained(base_dir, weights_dir, RANKER, precision, lower)
         self.tokenizer = load_tokenizer(
             base_dir, int(self.manifest.get("max_tokens", RANKER_TOKENS))
         )

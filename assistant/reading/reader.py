@@ -14,9 +14,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant.reading.weights import READER, WEIGHTS_DIR, ReaderError, Shipped, verified_weights
 from store.bert import Precision, pad_ids
+
+if TYPE_CHECKING:
+    from assistant.reading.model import CrossEncoder
 
 MAX_TOKENS = 160  # question and sentence together; longer pairs lose the sentence's end
 MAX_SPAN_TOKENS = 24  # a short answer is a name, a number, a phrase
@@ -86,11 +90,19 @@ def best_span(start, end, pair: PairInput, sentence: str) -> tuple[int, int] | N
     return (lo, hi) if hi > lo else None
 
 
-def load_trained(base_dir: Path, folder: Path, shipped: Shipped, precision: Precision):  # noqa: ANN201
+def load_trained(  # noqa: ANN201
+    base_dir: Path,
+    folder: Path,
+    shipped: Shipped,
+    precision: Precision,
+    lower: CrossEncoder | None = None,
+):
     """A shipped cross-encoder (`CrossEncoder`) on the base model, checked, for inference.
 
-    Returns the model and its manifest, whose depth it is built with. Raises `ReaderError` when
-    the weights are missing, fail their sha256 check, or do not fit the base model.
+    Returns the model and its manifest, whose depth it is built with. `lower`: a model loaded
+    in the same precision whose embeddings and frozen layers the new one shares when its
+    depth allows (`CrossEncoder.on_lower`), instead of reading the base model again. Raises
+    `ReaderError` when the weights are missing, fail their sha256 check, or do not fit.
     """
     import torch
     from safetensors.torch import load_file
@@ -100,13 +112,13 @@ def load_trained(base_dir: Path, folder: Path, shipped: Shipped, precision: Prec
 
     limit_torch_threads()
     path, manifest = verified_weights(folder, shipped)
+    frozen = int(manifest.get("frozen_layers", FROZEN_LAYERS))
+    trained = int(manifest.get("trained_layers", TRAINED_LAYERS))
     try:
-        base = load_file(str(base_dir / "model.safetensors"))
-        model = CrossEncoder(
-            base,
-            int(manifest.get("frozen_layers", FROZEN_LAYERS)),
-            int(manifest.get("trained_layers", TRAINED_LAYERS)),
-        )
+        if lower is not None and len(lower.frozen) == frozen:
+            model = CrossEncoder.on_lower(lower, trained)
+        else:
+            model = CrossEncoder(load_file(str(base_dir / "model.safetensors")), frozen, trained)
         state = {k: v.float() for k, v in load_file(str(path)).items()}
         if set(state) != set(model.trained_state()):
             raise ValueError(f"its tensors are not those of {len(model.layers)} trained layers")

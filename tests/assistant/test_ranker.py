@@ -98,3 +98,26 @@ def test_bf16_ranks_like_fp32(e5_model_path):
     a, b = full.logits(question, texts), half.logits(question, texts)
     assert max(abs(x - y) for x, y in zip(a, b)) < 0.25
     assert max(range(len(a)), key=a.__getitem__) == max(range(len(b)), key=b.__getitem__)
+
+
+@pytest.mark.slow
+def test_the_ranker_shares_the_readers_lower_layers_and_ranks_the_same(e5_model_path):
+    """One copy of the base model's embeddings and frozen layers for both cross-encoders."""
+    from assistant.reading.reader import Reader
+
+    reader = Reader(e5_model_path, precision="bf16")
+    question = "How many party members were admitted by 30 June?"
+    sentence = "Từ đầu năm đến ngày 30-6, toàn Đảng bộ tỉnh đã kết nạp được 787 đảng viên."
+    before = reader.read(question, [sentence])
+    alone = PassageRanker(e5_model_path, precision="bf16")
+    shared = PassageRanker(e5_model_path, precision="bf16", reader=reader)
+    assert shared.model._word.data_ptr() == reader.model._word.data_ptr()
+    assert shared.model.frozen is reader.model.frozen
+    assert alone.model._word.data_ptr() != reader.model._word.data_ptr()
+    passages = _passages(next(SAMPLE.glob("*.txt"))) + _passages(COFFEE)
+    texts = [passage_text(p.title, p.text) for p in passages]
+    assert shared.logits(question, texts) == alone.logits(question, texts)
+    assert reader.read(question, [sentence]) == before  # the reader reads as it did
+    # A reader in another precision is not shared (its layers are not in the ranker's dtype).
+    other = PassageRanker(e5_model_path, precision="fp32", reader=reader)
+    assert other.model.frozen is not reader.model.frozen
