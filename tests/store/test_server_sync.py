@@ -233,10 +233,12 @@ def test_kill_9_mid_ingest_then_rerun_completes_without_duplicates(server, tmp_p
     url, collection = server
     n = 40
     corpus = write_jsonl(tmp_path / "news.jsonl", news_rows("Đak Đoa", n))
+    # Batches of 1 flush every 16 chunks: the kill has two flushes to land in after the first
+    # (with 2, the 8 chunks after the first 32 were sometimes published before it landed).
     proc = subprocess.Popen(
         [sys.executable, "-m", "assistant.cli", "--store", str(tmp_path / "A")]
         + ["--chroma-url", url, "ingest", "--quiet", str(corpus)],
-        env={**os.environ, "HOIDAP_COLLECTION": collection, "HOIDAP_BATCH_SIZE": "2"},
+        env={**os.environ, "HOIDAP_COLLECTION": collection, "HOIDAP_BATCH_SIZE": "1"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
