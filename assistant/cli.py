@@ -623,16 +623,37 @@ def reader_check(ctx: typer.Context) -> None:
         )
 
 
+# Options the reader's and the ranker's training commands share.
+TrainingData = Annotated[
+    Path, typer.Option("--data", help="Folder of the QA sets (../shared/eval).")
+]
+TrainingCorpus = Annotated[
+    Path,
+    typer.Option(
+        "--corpus", help="Articles JSONL that taynguyen_qa.jsonl names (taynguyen.jsonl)."
+    ),
+]
+WeightsOut = Annotated[
+    Path | None, typer.Option("--out", help="Folder for the weights (default: the package's).")
+]
+ExtraTrainingData = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--extra-data",
+        help=(
+            "More training questions in hoidap eval's formats, such as the English ones "
+            "of bench/translate_questions.py (repeatable)."
+        ),
+    ),
+]
+
+
 @reader_app.command("train")
 def reader_train(
     ctx: typer.Context,
-    data: Annotated[Path, typer.Option(help="Folder of the QA sets (../shared/eval).")],
-    corpus: Annotated[
-        Path, typer.Option(help="Articles JSONL that taynguyen_qa.jsonl names (taynguyen.jsonl).")
-    ],
-    out: Annotated[
-        Path | None, typer.Option(help="Folder for the weights (default: the package's).")
-    ] = None,
+    data: TrainingData,
+    corpus: TrainingCorpus,
+    out: WeightsOut = None,
     negatives_store: Annotated[
         Path | None,
         typer.Option(
@@ -651,15 +672,7 @@ def reader_train(
         int | None,
         typer.Option(min=1, max=12, help="Base layers above them that are trained and shipped."),
     ] = None,
-    extra_data: Annotated[
-        list[Path] | None,
-        typer.Option(
-            help=(
-                "More training questions in hoidap eval's formats, such as the English ones "
-                "of bench/translate_questions.py (repeatable)."
-            )
-        ),
-    ] = None,
+    extra_data: ExtraTrainingData = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Rebuild the reader's weights from the QA sets.
@@ -714,10 +727,8 @@ def reader_train(
 @reader_app.command("train-ranker")
 def reader_train_ranker(
     ctx: typer.Context,
-    data: Annotated[Path, typer.Option(help="Folder of the QA sets (../shared/eval).")],
-    corpus: Annotated[
-        Path, typer.Option(help="Articles JSONL that taynguyen_qa.jsonl names (taynguyen.jsonl).")
-    ],
+    data: TrainingData,
+    corpus: TrainingCorpus,
     negatives_store: Annotated[
         Path,
         typer.Option(
@@ -727,19 +738,9 @@ def reader_train_ranker(
             )
         ),
     ],
-    out: Annotated[
-        Path | None, typer.Option(help="Folder for the weights (default: the package's).")
-    ] = None,
+    out: WeightsOut = None,
     epochs: Annotated[float, typer.Option(min=0.01, help="Passes over the groups.")] = 1.0,
-    extra_data: Annotated[
-        list[Path] | None,
-        typer.Option(
-            help=(
-                "More training questions in hoidap eval's formats, such as the English ones "
-                "of bench/translate_questions.py (repeatable)."
-            )
-        ),
-    ] = None,
+    extra_data: ExtraTrainingData = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Rebuild the passage ranker's weights from the QA sets.

@@ -27,7 +27,7 @@ from assistant.language import fold
 from assistant.models import Passage
 from assistant.question import Question
 from assistant.reading.ranker import RANKER, RANKER_TOKENS, passage_text
-from assistant.reading.reader import load_tokenizer
+from assistant.reading.reader import load_tokenizer, load_trained
 from assistant.reading.split import fold_of
 from assistant.reading.train import (
     SEED,
@@ -40,7 +40,7 @@ from assistant.reading.train import (
     reader_question,
     save_trained,
 )
-from assistant.reading.weights import WEIGHTS_DIR, sha256_of, verified_weights
+from assistant.reading.weights import READER, WEIGHTS_DIR, sha256_of
 from ingest.chunk import chunk_spans
 from ingest.clean import clean_text
 from ingest.errors import UsageError
@@ -197,10 +197,8 @@ def train_ranker(
     English question's passage ranked no better than by chance after one epoch).
     """
     import torch
-    from safetensors.torch import load_file
     from tqdm import tqdm
 
-    from assistant.reading.model import CrossEncoder
     from store.bert import limit_torch_threads
 
     started = time.time()
@@ -222,12 +220,8 @@ def train_ranker(
         ]
         for g in triples
     ]
-    reader_weights, reader = verified_weights(reader_dir)
-    base = load_file(str(base_dir / "model.safetensors"))
-    frozen, trained = int(reader["frozen_layers"]), int(reader["trained_layers"])
-    model = CrossEncoder(base, frozen, trained)
-    state = {k: v.float() for k, v in load_file(str(reader_weights)).items()}
-    model.load_state_dict({**model.state_dict(), **state}, strict=True)
+    model, reader = load_trained(base_dir, reader_dir, READER, "fp32")
+    frozen, trained = len(model.frozen), len(model.layers)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     total = max(1, int(math.ceil(len(groups) / GROUPS_PER_BATCH) * epochs))
