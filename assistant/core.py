@@ -204,9 +204,14 @@ class Assistant:
 
     def _read(self, asked: Question, passages: list[Passage]) -> tuple[Answer, list[Passage]]:
         """The extractive answer read by the trained reader, and the passages it reordered."""
-        from assistant.reading.answer import answer_with_reader
+        from assistant.reading.answer import SentenceRanking, answer_with_reader
 
         s = self.settings.assistant
+        ranking = None
+        if asked.language == "en" and s.english_ranked_sentences and s.sentence_ranker_weight:
+            ranking = SentenceRanking(
+                self.ranker, s.english_ranked_sentences, s.sentence_ranker_weight
+            )
         return answer_with_reader(
             asked,
             passages,
@@ -216,6 +221,7 @@ class Assistant:
             lexical_weight=s.reader_lexical_weight,
             typed_spans=s.reader_typed_spans,
             english_lexical_weight=s.reader_english_lexical_weight,
+            sentence_ranking=ranking,
         )
 
     def _extract_by_rules(self, asked: Question, passages: list[Passage], pairs: list) -> Answer:

@@ -114,6 +114,21 @@ class AssistantSettings(BaseSettings):
             "Weight of the fusion's rank, prior / (1 + rank), added to the ranker's logit."
         ),
     )
+    english_ranked_sentences: int = Field(
+        4,
+        ge=0,
+        le=64,
+        description=(
+            "Of an English question's candidate sentences, the best this many (by the reader) "
+            "are also read by the passage ranker, whose logit joins their score: the small "
+            "reader knows little English (about 35 ms a question on 2 cores; 0: off)."
+        ),
+    )
+    sentence_ranker_weight: float = Field(
+        1.0,
+        ge=0,
+        description="Weight of the passage ranker's logit in an English sentence's score.",
+    )
     reader_passages: int = Field(
         5,
         ge=1,
@@ -129,7 +144,7 @@ class AssistantSettings(BaseSettings):
         description="Weight of word overlap with the question added to the reader's score.",
     )
     reader_english_lexical_weight: float = Field(
-        12.0,
+        16.0,
         ge=0,
         description="`READER_LEXICAL_WEIGHT` for English questions (overlap through the glossary).",
     )

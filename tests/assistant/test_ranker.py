@@ -121,3 +121,54 @@ def test_the_ranker_shares_the_readers_lower_layers_and_ranks_the_same(e5_model_
     # A reader in another precision is not shared (its layers are not in the ranker's dtype).
     other = PassageRanker(e5_model_path, precision="fp32", reader=reader)
     assert other.model.frozen is not reader.model.frozen
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("How many party members were admitted by 30 June?", "787"),
+        ("How many party members were disciplined in the first half of the year?", "129"),
+        ("Who chaired the conference?", "Huỳnh Quang Thái và Lý Anh Sang"),
+    ],
+)
+def test_the_rankers_second_opinion_keeps_english_answers_right(reader, ranker, question, expected):
+    """With the ranker re-scoring the reader's best sentences (the English default), the answer
+    cites the answering sentence among both articles' look-alike sentences (both open with
+    "Từ đầu năm đến ngày 30-6"; over both, the reader alone answers the chair question with the
+    coffee article's "Ông Nguyễn Văn Hòa … chủ trì hội nghị"), and the sentences it did not
+    read stay behind those it did."""
+    from assistant.question import analyse
+    from assistant.reading.answer import (
+        SentenceRanking,
+        answer_with_reader,
+        blend,
+        choose,
+        scored_candidates,
+    )
+    from assistant.settings import AssistantSettings
+
+    s = AssistantSettings()
+    asked = analyse(question)
+    passages = _passages(next(SAMPLE.glob("*.txt"))) + _passages(COFFEE)
+    ranking = SentenceRanking(ranker, s.english_ranked_sentences, s.sentence_ranker_weight)
+    answer, _ = answer_with_reader(
+        asked,
+        passages,
+        reader,
+        threshold=s.reader_threshold,
+        candidates=s.reader_sentences,
+        lexical_weight=s.reader_lexical_weight,
+        english_lexical_weight=s.reader_english_lexical_weight,
+        typed_spans=s.reader_typed_spans,
+        sentence_ranking=ranking,
+    )
+    assert not answer.abstained and expected in answer.text
+    assert answer.citations[0].article_id == next(SAMPLE.glob("*.txt")).stem
+
+    cands, _ = scored_candidates(asked, passages)
+    chosen = choose(cands, 8, 4)
+    scored = [(blend(0.0, c, 1.0), c, None) for c in chosen]
+    rescored = SentenceRanking(ranker, 3, 2.0).rescore(asked.reader_text, scored)
+    assert {id(c) for _, c, _ in rescored[:3]} == {id(c) for _, c, _ in scored[:3]}
+    assert all(b <= rescored[2][0] for b, _, _ in rescored[3:])

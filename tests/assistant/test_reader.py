@@ -88,6 +88,20 @@ def test_the_reader_loads_offline_and_scores_the_answering_sentence_highest(read
 
 
 @pytest.mark.slow
+def test_a_span_can_name_every_item_of_a_long_list(reader):
+    """A list of tasks is longer than a name: the span reaches its last item (24 tokens did not)."""
+    sentence = (
+        "Hội nghị đề ra nhiệm vụ 6 tháng cuối năm là tiếp tục nâng cao chất lượng sinh hoạt chi "
+        "bộ, đẩy mạnh công tác phát triển đảng viên ở các thôn, làng vùng đồng bào dân tộc thiểu "
+        "số và kiện toàn tổ chức cơ sở đảng trong doanh nghiệp ngoài nhà nước."
+    )
+    (reading,) = reader.read("Hội nghị đề ra những nhiệm vụ gì cho 6 tháng cuối năm?", [sentence])
+    start, end = reading.span
+    span = sentence[start:end]
+    assert span.startswith("tiếp tục nâng cao") and span.endswith("doanh nghiệp ngoài nhà nước")
+
+
+@pytest.mark.slow
 def test_bf16_reads_like_fp32(e5_model_path):
     """The bf16 runtime keeps the reader's choice, span and probabilities (within 0.02)."""
     full = Reader(e5_model_path, precision="fp32")
