@@ -33,12 +33,12 @@ from assistant.reading.train import (
     SEED,
     Encoded,
     _mean,
-    batches,
     optimizer_and_schedule,
     optimizer_step,
     ranking_loss,
     reader_question,
     save_trained,
+    training_batches,
 )
 from assistant.reading.weights import READER, WEIGHTS_DIR, sha256_of
 from ingest.chunk import chunk_spans
@@ -230,26 +230,22 @@ def train_ranker(
     pairs = sum(len(g) for g in groups)
     pos_weight = torch.tensor((pairs - len(groups)) / len(groups))
     bce = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
-    step, losses, ranking_losses = 0, [], []
+    losses, ranking_losses = [], []
     bar = tqdm(total=total, desc="Training the ranker", unit="step", disable=not progress)
-    while step < total:
-        for batch_groups in batches(groups, GROUPS_PER_BATCH, rng):
-            if step >= total:
-                break
-            batch = [e for g in batch_groups for e in g]
-            ids, mask = pad_ids([e.ids for e in batch], 1)
-            relevance, _, _ = model(ids, mask)
-            ranking = ranking_loss(relevance, batch_groups)
-            loss = ranking + 0.5 * bce(relevance, torch.tensor([e.label for e in batch]))
-            optimizer_step(loss, params, optimizer, schedule)
-            losses.append(loss.item())
-            ranking_losses.append(ranking.item())
-            step += 1
-            bar.update(1)
-            if step % 25 == 0:
-                bar.set_postfix(
-                    loss=f"{_mean(losses[-50:]):.3f}", ranking=f"{_mean(ranking_losses[-50:]):.3f}"
-                )
+    for step, batch_groups in enumerate(training_batches(groups, GROUPS_PER_BATCH, total, rng), 1):
+        batch = [e for g in batch_groups for e in g]
+        ids, mask = pad_ids([e.ids for e in batch], 1)
+        relevance, _, _ = model(ids, mask)
+        ranking = ranking_loss(relevance, batch_groups)
+        loss = ranking + 0.5 * bce(relevance, torch.tensor([e.label for e in batch]))
+        optimizer_step(loss, params, optimizer, schedule)
+        losses.append(loss.item())
+        ranking_losses.append(ranking.item())
+        bar.update(1)
+        if step % 25 == 0:
+            bar.set_postfix(
+                loss=f"{_mean(losses[-50:]):.3f}", ranking=f"{_mean(ranking_losses[-50:]):.3f}"
+            )
     bar.close()
     weights = out_dir / RANKER.weights_file
     save_trained(model, weights)
@@ -267,7 +263,7 @@ def train_ranker(
         "pairs": pairs,
         "groups": len(groups),
         "mined_negatives": retrieve is not None,
-        "steps": step,
+        "steps": total,
         "epochs": epochs,
         "learning_rate": learning_rate,
         "seed": SEED,

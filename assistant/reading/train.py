@@ -234,6 +234,19 @@ def batches(
         yield [groups[i] for i in chunk]
 
 
+def training_batches(
+    groups: list[list[Encoded]], size: int, total: int, rng: random.Random
+) -> Iterator[list[list[Encoded]]]:
+    """`total` steps' batches: passes of `batches`, each reshuffled, the last one cut short."""
+    step = 0
+    while step < total:
+        for batch in batches(groups, size, rng):
+            if step >= total:
+                return
+            yield batch
+            step += 1
+
+
 def train(
     data_dir: Path,
     corpus: Path | None,
@@ -289,46 +302,42 @@ def train(
     positives = sum(e.label for e in examples)
     pos_weight = torch.tensor((len(examples) - positives) / max(1.0, positives))
     bce = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
-    step, losses, relevance_losses, ranking_losses = 0, [], [], []
+    losses, relevance_losses, ranking_losses = [], [], []
     bar = tqdm(total=total, desc="Training the reader", unit="step", disable=not progress)
-    while step < total:
-        for batch_groups in batches(groups, groups_per_batch, rng):
-            if step >= total:
-                break
-            batch = [e for g in batch_groups for e in g]
-            ids, mask = pad_ids([e.ids for e in batch], 1)
-            relevance, start, end = model(ids, mask)
-            labels = torch.tensor([e.label for e in batch])
-            loss = bce(relevance, labels)
-            relevance_losses.append(loss.item())
-            ranking = ranking_loss(relevance, batch_groups)
-            if ranking is not None:
-                ranking_losses.append(ranking.item())
-                loss = loss + ranking
-            answer_rows = [j for j, e in enumerate(batch) if e.label > 0 and e.start > 0]
-            if answer_rows:
-                rows = torch.tensor(answer_rows)
-                allowed = torch.zeros_like(mask)
-                for j in answer_rows:
-                    r = batch[j].sentence_tokens
-                    allowed[j, r.start : r.stop] = True
-                neg = torch.finfo(start.dtype).min
-                s_logits = start[rows].masked_fill(~allowed[rows], neg)
-                e_logits = end[rows].masked_fill(~allowed[rows], neg)
-                s_gold = torch.tensor([batch[j].start for j in answer_rows])
-                e_gold = torch.tensor([batch[j].end for j in answer_rows])
-                span_loss = functional_ce(s_logits, s_gold) + functional_ce(e_logits, e_gold)
-                loss = loss + 0.5 * span_loss
-            optimizer_step(loss, params, optimizer, schedule)
-            losses.append(loss.item())
-            step += 1
-            bar.update(1)
-            if step % 50 == 0:
-                bar.set_postfix(
-                    loss=f"{_mean(losses[-50:]):.3f}",
-                    relevance=f"{_mean(relevance_losses[-50:]):.3f}",
-                    ranking=f"{_mean(ranking_losses[-50:]):.3f}",
-                )
+    for step, batch_groups in enumerate(training_batches(groups, groups_per_batch, total, rng), 1):
+        batch = [e for g in batch_groups for e in g]
+        ids, mask = pad_ids([e.ids for e in batch], 1)
+        relevance, start, end = model(ids, mask)
+        labels = torch.tensor([e.label for e in batch])
+        loss = bce(relevance, labels)
+        relevance_losses.append(loss.item())
+        ranking = ranking_loss(relevance, batch_groups)
+        if ranking is not None:
+            ranking_losses.append(ranking.item())
+            loss = loss + ranking
+        answer_rows = [j for j, e in enumerate(batch) if e.label > 0 and e.start > 0]
+        if answer_rows:
+            rows = torch.tensor(answer_rows)
+            allowed = torch.zeros_like(mask)
+            for j in answer_rows:
+                r = batch[j].sentence_tokens
+                allowed[j, r.start : r.stop] = True
+            neg = torch.finfo(start.dtype).min
+            s_logits = start[rows].masked_fill(~allowed[rows], neg)
+            e_logits = end[rows].masked_fill(~allowed[rows], neg)
+            s_gold = torch.tensor([batch[j].start for j in answer_rows])
+            e_gold = torch.tensor([batch[j].end for j in answer_rows])
+            span_loss = functional_ce(s_logits, s_gold) + functional_ce(e_logits, e_gold)
+            loss = loss + 0.5 * span_loss
+        optimizer_step(loss, params, optimizer, schedule)
+        losses.append(loss.item())
+        bar.update(1)
+        if step % 50 == 0:
+            bar.set_postfix(
+                loss=f"{_mean(losses[-50:]):.3f}",
+                relevance=f"{_mean(relevance_losses[-50:]):.3f}",
+                ranking=f"{_mean(ranking_losses[-50:]):.3f}",
+            )
     bar.close()
     save_trained(model, out_dir / WEIGHTS_FILE)
     manifest = {
@@ -343,7 +352,7 @@ def train(
         "pairs": len(examples),
         "groups": len(groups),
         "mined_negatives": miner is not None,
-        "steps": step,
+        "steps": total,
         "epochs": epochs,
         "groups_per_batch": groups_per_batch,
         "learning_rate": learning_rate,
