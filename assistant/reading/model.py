@@ -21,6 +21,7 @@ start and end logits over the sentence's tokens for the short answer.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -35,6 +36,7 @@ LAYER_NORM_EPS = 1e-12
 FROZEN_LAYERS = 3
 TRAINED_LAYERS = 3
 BASE_LAYERS = 12  # multilingual-e5-small
+TOKEN_BUCKET = 64  # see `Packing`
 _PARTS = {
     "q": "attention.self.query",
     "k": "attention.self.key",
@@ -60,17 +62,35 @@ class EncoderLayer(nn.Module):
         self.fi = nn.Linear(HIDDEN, FFN)
         self.fo = nn.Linear(FFN, HIDDEN)
         self.oln = nn.LayerNorm(HIDDEN, eps=LAYER_NORM_EPS)
+        # Inference: the query, key and value matrices as one product (`fuse_qkv`).
+        self.qkv: nn.Module | None = None
 
-    def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
-        batch, width, _ = x.shape
+    def fuse_qkv(self) -> None:
+        """One bf16 product for the query, key and value matrices, prepacked (inference).
 
-        def split(t: torch.Tensor) -> torch.Tensor:
-            return t.view(batch, width, HEADS, HIDDEN // HEADS).transpose(1, 2)
+        Three products of 384 columns cost more than one of 1,152 on small batches.
+        """
+        if self.qkv is not None or not all(
+            isinstance(m, (nn.Linear, PackedLinear)) for m in (self.q, self.k, self.v)
+        ):
+            return
+        weight = torch.cat([self.q.weight, self.k.weight, self.v.weight]).detach()
+        bias = torch.cat([self.q.bias, self.k.bias, self.v.bias]).detach()
+        packed = prepack(weight)
+        if packed is not None:
+            self.qkv = PackedLinear(weight, packed, bias)
 
-        context = functional.scaled_dot_product_attention(
-            split(self.q(x)), split(self.k(x)), split(self.v(x)), attn_mask=key_mask
-        )
-        context = context.transpose(1, 2).reshape(batch, width, HIDDEN)
+    def forward(self, x: torch.Tensor, packing: Packing) -> torch.Tensor:
+        """`x`: the batch's real tokens, packed (`Packing`); attention sees them padded."""
+        batch, width = packing.batch, packing.width
+        if self.qkv is not None:
+            qkv = self.qkv(x)
+        else:
+            qkv = torch.cat([self.q(x), self.k(x), self.v(x)], dim=-1)
+        heads = packing.unpack(qkv).view(batch, width, 3, HEADS, HIDDEN // HEADS)
+        q, k, v = heads.permute(2, 0, 3, 1, 4).unbind(0)
+        context = functional.scaled_dot_product_attention(q, k, v, attn_mask=packing.key_mask)
+        context = packing.pack(context.transpose(1, 2).reshape(batch, width, HIDDEN))
         x = _norm(self.aln, self.ao(context) + x)
         return _norm(self.oln, self.fo(functional.gelu(self.fi(x))) + x)
 
@@ -134,27 +154,26 @@ class CrossEncoder(nn.Module):
         for i, layer in enumerate(self.layers):
             layer.load_bert(base, len(self.frozen) + i)
 
-    def lower(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Embeddings and the frozen layers: no gradient ever flows here."""
+    def lower(self, ids: torch.Tensor, packing: Packing) -> torch.Tensor:
+        """Embeddings and the frozen layers, packed: no gradient ever flows here."""
         with torch.no_grad():
             width = ids.shape[1]
             x = functional.embedding(ids, self._word) + self._type + self._position[:width]
             x = functional.layer_norm(x, (HIDDEN,), *self._embedding_norm, LAYER_NORM_EPS)
-            x = x.to((self.frozen or self.layers)[0].q.weight.dtype)
-            key_mask = _key_mask(mask)
+            x = packing.pack(x.to((self.frozen or self.layers)[0].q.weight.dtype))
             for layer in self.frozen:
-                x = layer(x, key_mask)
+                x = layer(x, packing)
         return x
 
     def forward(
         self, ids: torch.Tensor, mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Relevance logits (batch,), start and end logits (batch, width)."""
-        x = self.lower(ids, mask)
-        key_mask = _key_mask(mask)
+        packing = Packing.of(mask)
+        x = self.lower(ids, packing)
         for layer in self.layers:
-            x = layer(x, key_mask)
-        x = x.float()
+            x = layer(x, packing)
+        x = packing.unpack(x.float())
         # Mean over the tokens, as the embedding model pools: its first token was never
         # trained to summarize, and a head on it barely learned in a first training run.
         weights = mask.unsqueeze(-1).to(x.dtype)
@@ -177,6 +196,8 @@ class CrossEncoder(nn.Module):
                         packed = PackedLinear.of(module)
                         if packed is not None:
                             setattr(layer, name, packed)
+            if dtype == torch.bfloat16:
+                layer.fuse_qkv()
 
     def trained_state(self) -> dict[str, torch.Tensor]:
         """What the shipped file holds: the trained layers and the heads."""
@@ -205,5 +226,49 @@ def _norm(norm: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
     return norm(x.float()).to(x.dtype)
 
 
-def _key_mask(mask: torch.Tensor) -> torch.Tensor | None:
-    return None if bool(mask.all()) else mask[:, None, None, :]
+@dataclass(frozen=True)
+class Packing:
+    """Where a padded batch's real tokens are: the layers' products read only those.
+
+    Why: oneDNN builds a kernel for each new shape of a product, about 14 ms for a 384 x 1536
+    one on two cores against 2.6 ms to run it once built. The reader's batches (some 22
+    sentences of 20-160 tokens) had a new shape nearly every question, and a third of their
+    tokens were padding. Packed, the products see the real tokens, their count rounded up to a
+    multiple of `TOKEN_BUCKET`, so a few dozen shapes recur; attention alone sees the padded
+    batch (docs/BENCHMARKS.md, "Packed tokens").
+    """
+
+    batch: int
+    width: int
+    # Positions of the real tokens in the flattened (batch x width) batch; None: all of them,
+    # padding included, when the batch is hardly padded (a ranker's passages).
+    index: torch.Tensor | None
+    rows: int  # the packed matrix's rows: the real tokens, rounded up to TOKEN_BUCKET
+    key_mask: torch.Tensor | None  # (batch, 1, 1, width) for attention, None without padding
+
+    @classmethod
+    def of(cls, mask: torch.Tensor) -> Packing:
+        batch, width = mask.shape
+        key_mask = None if bool(mask.all()) else mask[:, None, None, :]
+        real = int(mask.sum())
+        if batch * width - real < TOKEN_BUCKET:  # hardly padded: packing would cost more
+            return cls(batch, width, None, batch * width, key_mask)
+        index = mask.reshape(-1).nonzero().squeeze(-1)
+        rows = -(-real // TOKEN_BUCKET) * TOKEN_BUCKET
+        return cls(batch, width, index, rows, key_mask)
+
+    def pack(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, width, hidden) -> (rows, hidden): the real tokens, then zero rows."""
+        flat = x.reshape(-1, x.shape[-1])
+        if self.index is None:
+            return flat
+        real = flat.index_select(0, self.index)
+        return functional.pad(real, (0, 0, 0, self.rows - len(self.index)))
+
+    def unpack(self, x: torch.Tensor) -> torch.Tensor:
+        """(rows, hidden) -> (batch, width, hidden), zeros where the batch is padded."""
+        if self.index is None:
+            return x.view(self.batch, self.width, -1)
+        out = x.new_zeros(self.batch * self.width, x.shape[-1])
+        out = out.index_copy(0, self.index, x[: len(self.index)])
+        return out.view(self.batch, self.width, -1)

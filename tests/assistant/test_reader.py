@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from assistant.question import analyse
+from assistant.reading.model import TOKEN_BUCKET, Packing
 from assistant.reading.reader import Reader
 from assistant.reading.weights import (
     MANIFEST_FILE,
@@ -99,6 +100,41 @@ def test_a_span_can_name_every_item_of_a_long_list(reader):
     start, end = reading.span
     span = sentence[start:end]
     assert span.startswith("tiếp tục nâng cao") and span.endswith("doanh nghiệp ngoài nhà nước")
+
+
+@pytest.mark.slow
+def test_a_sentence_reads_the_same_alone_and_among_longer_ones(reader):
+    """The layers read a batch's real tokens packed (`model.Packing`): no padding leaks in."""
+    q = "How many party members were admitted by 30 June?"
+    short = "Từ đầu năm đến ngày 30-6, toàn Đảng bộ tỉnh đã kết nạp được 787 đảng viên."
+    long = (
+        "Hội nghị đề ra nhiệm vụ 6 tháng cuối năm là tiếp tục nâng cao chất lượng sinh hoạt chi "
+        "bộ, đẩy mạnh công tác phát triển đảng viên ở các thôn, làng vùng đồng bào dân tộc thiểu "
+        "số và kiện toàn tổ chức cơ sở đảng trong doanh nghiệp ngoài nhà nước."
+    )
+    (alone,) = reader.read(q, [short])
+    among = reader.read(q, [long, short, long + " " + long])  # padded by over 100 tokens
+    assert abs(among[1].logit - alone.logit) < 0.01
+    assert among[1].span == alone.span and "787" in short[slice(*alone.span)]
+    assert abs(among[0].logit - reader.read(q, [long])[0].logit) < 0.01
+
+
+def test_packing_keeps_the_real_tokens_and_rounds_their_count():
+    mask = torch.zeros(3, 100, dtype=torch.bool)
+    for row, length in enumerate((100, 7, 40)):
+        mask[row, :length] = True
+    packing = Packing.of(mask)
+    x = torch.randn(3, 100, 8)
+    packed = packing.pack(x)
+    assert packed.shape == (TOKEN_BUCKET * 3, 8)  # 147 real tokens, rounded up to 192
+    assert torch.equal(packed[:147], x[mask]) and not packed[147:].any()
+    back = packing.unpack(packed)
+    assert torch.equal(back[mask], x[mask]) and not back[~mask].any()
+    mask[1:, :] = True
+    mask[2, -10:] = False  # 10 padded tokens: not worth packing
+    dense = Packing.of(mask)
+    assert dense.index is None and dense.pack(x).shape == (300, 8)
+    assert torch.equal(dense.unpack(dense.pack(x)), x)
 
 
 @pytest.mark.slow
