@@ -3,7 +3,7 @@
 Usage:
     python bench/model_ab.py --store DIR --questions QA.json --before REV [--questions-limit 100]
 
-Why: on a shared two-core machine the same code's p50 drifts by 10-15 % between runs minutes
+Why: on a shared two-core machine the same code's p50 drifts by 10-25 % between runs minutes
 apart, more than a change to the network's runtime is worth. Here two assistants on one store
 answer the same questions in one process, alternating which goes first, so the drift falls on
 both. The "before" assistant's reader and ranker are built from `assistant/reading/model.py` as
@@ -23,9 +23,10 @@ import time
 from datetime import date
 from pathlib import Path
 
+from query import sample_questions  # bench/query.py, beside this script
+
 import assistant.reading.model as network
 from assistant.core import Assistant
-from assistant.evaluate import load_dataset
 from assistant.settings import Settings
 from store.store import Store
 
@@ -74,9 +75,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="passes over the questions")
     args = parser.parse_args()
 
-    items = load_dataset(args.questions).items
-    step = max(1, len(items) // args.questions_limit)
-    questions = [i.question for i in items[::step]][: args.questions_limit]
+    questions = sample_questions(args.questions, args.questions_limit)
     settings = Settings.load().with_overrides(store={"store": args.store})
     store = Store(settings.store)
     after = loaded(settings, store, questions[0])

@@ -94,6 +94,13 @@ def replicate(store: Store, target_chunks: int) -> int:
     return have
 
 
+def sample_questions(path: Path, limit: int) -> list[str]:
+    """`limit` questions spread evenly over the data set (every n-th)."""
+    items = load_dataset(path).items
+    step = max(1, len(items) // limit)
+    return [i.question for i in items[::step]][:limit]
+
+
 def warm_latencies(assistant: Assistant, questions: list[str]) -> dict[str, float]:
     for q in questions[:5]:
         assistant.ask(q)
@@ -166,9 +173,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    items = load_dataset(args.questions).items
-    step = max(1, len(items) // args.questions_limit)
-    questions = [i.question for i in items[::step]][: args.questions_limit]
+    questions = sample_questions(args.questions, args.questions_limit)
     if args.strip_diacritics:
         questions = [strip_marks(q) for q in questions]
     store_dir = args.store

@@ -74,11 +74,10 @@ class EncoderLayer(nn.Module):
             isinstance(m, (nn.Linear, PackedLinear)) for m in (self.q, self.k, self.v)
         ):
             return
-        weight = torch.cat([self.q.weight, self.k.weight, self.v.weight]).detach()
-        bias = torch.cat([self.q.bias, self.k.bias, self.v.bias]).detach()
-        packed = prepack(weight)
-        if packed is not None:
-            self.qkv = PackedLinear(weight, packed, bias)
+        self.qkv = PackedLinear.of(
+            torch.cat([self.q.weight, self.k.weight, self.v.weight]),
+            torch.cat([self.q.bias, self.k.bias, self.v.bias]),
+        )
 
     def forward(self, x: torch.Tensor, packing: Packing) -> torch.Tensor:
         """`x`: the batch's real tokens, packed (`Packing`); attention sees them padded."""
@@ -193,7 +192,7 @@ class CrossEncoder(nn.Module):
                 if isinstance(module, nn.Linear):
                     module.to(dtype)
                     if dtype == torch.bfloat16:
-                        packed = PackedLinear.of(module)
+                        packed = PackedLinear.of(module.weight, module.bias)
                         if packed is not None:
                             setattr(layer, name, packed)
             if dtype == torch.bfloat16:
@@ -212,10 +211,11 @@ class PackedLinear(nn.Module):
         self.weight, self.packed, self.bias = weight, packed, bias
 
     @classmethod
-    def of(cls, linear: nn.Linear) -> PackedLinear | None:
-        weight = linear.weight.detach()
+    def of(cls, weight: torch.Tensor, bias: torch.Tensor) -> PackedLinear | None:
+        """None where oneDNN cannot prepack (`prepack`)."""
+        weight = weight.detach()
         packed = prepack(weight)
-        return None if packed is None else cls(weight, packed, linear.bias.detach())
+        return None if packed is None else cls(weight, packed, bias.detach())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return packed_linear(x, self.packed, self.bias)
@@ -249,8 +249,8 @@ class Packing:
     @classmethod
     def of(cls, mask: torch.Tensor) -> Packing:
         batch, width = mask.shape
-        key_mask = None if bool(mask.all()) else mask[:, None, None, :]
         real = int(mask.sum())
+        key_mask = None if real == batch * width else mask[:, None, None, :]
         if batch * width - real < TOKEN_BUCKET:  # hardly padded: packing would cost more
             return cls(batch, width, None, batch * width, key_mask)
         index = mask.reshape(-1).nonzero().squeeze(-1)
