@@ -71,7 +71,8 @@ def replay(r: Read, passages: int, sentences: int, prior: float, lexical: float,
     )
     order = rerank(r.passages[:passages], scored)
     top = scored[0][1]
-    probability = 1 / (1 + math.exp(-r.logits[id(top)]))
+    # The answerer abstains on the best probability of any sentence it read.
+    probability = 1 / (1 + math.exp(-max(r.logits[id(c)] for c in chosen)))
     hit = any(p.chunk_id in r.hits for p in order[:5])
     return probability, r.gold[id(top)], r.own[id(top)], hit
 
@@ -127,7 +128,9 @@ def main() -> None:
             )
         )
     assistant.close()
-    grid = itertools.product([5, 10], [12, 16, 24], [0.3, 1.0, 2.0], [1.0, 2.0], [2.0, 6.0, 12.0])
+    grid = itertools.product(
+        [5, 10], [12, 16, 24], [0.3, 1.0, 2.0], [2.0, 4.0, 6.0], [2.0, 6.0, 12.0, 16.0]
+    )
     lines = []
     for passages, sentences, prior, lexical, english in grid:
         out = [(r.kind, replay(r, passages, sentences, prior, lexical, english)) for r in reads]

@@ -103,8 +103,21 @@ def test_a_span_can_name_every_item_of_a_long_list(reader):
 
 
 @pytest.mark.slow
-def test_a_sentence_reads_the_same_alone_and_among_longer_ones(reader):
-    """The layers read a batch's real tokens packed (`model.Packing`): no padding leaks in."""
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_sentence_reads_the_same_alone_and_among_longer_ones(e5_model_path, precision):
+    """The layers read a batch's real tokens packed (`model.Packing`): no padding leaks in.
+
+    In fp32 the logits agree to rounding (measured: 2e-6). In bf16 a batch of another shape
+    takes other kernels, whose rounding moved this logit by 0.04 (probability 0.003, within the
+    0.01 of fp32 that bf16 keeps), so bf16 is held to that, where the CPU runs it.
+    """
+    from assistant.reading.reader import Reader
+    from store.bert import native_bf16
+
+    if precision == "bf16" and not native_bf16():
+        pytest.skip("this CPU has no bf16 instructions")
+    reader = Reader(e5_model_path, precision=precision)
+    tolerance = 0.01 if precision == "fp32" else 0.1
     q = "How many party members were admitted by 30 June?"
     short = "Từ đầu năm đến ngày 30-6, toàn Đảng bộ tỉnh đã kết nạp được 787 đảng viên."
     long = (
@@ -114,9 +127,9 @@ def test_a_sentence_reads_the_same_alone_and_among_longer_ones(reader):
     )
     (alone,) = reader.read(q, [short])
     among = reader.read(q, [long, short, long + " " + long])  # padded by over 100 tokens
-    assert abs(among[1].logit - alone.logit) < 0.01
+    assert abs(among[1].logit - alone.logit) < tolerance
     assert among[1].span == alone.span and "787" in short[slice(*alone.span)]
-    assert abs(among[0].logit - reader.read(q, [long])[0].logit) < 0.01
+    assert abs(among[0].logit - reader.read(q, [long])[0].logit) < tolerance
 
 
 def test_packing_keeps_the_real_tokens_and_rounds_their_count():
