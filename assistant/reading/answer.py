@@ -202,10 +202,10 @@ def answer_with_reader(
         key=lambda t: -t[0],
     )
     # Abstention: the passages answer if the reader finds any sentence it read answering,
-    # whichever one the blend (and the ranker) then quotes. The chosen sentence's own
-    # probability abstained more on answerable questions and less on held-out ones
-    # (docs/EVALUATION.md, session 11: held-out caught at 5 % false abstention 0.20 -> 0.30
-    # on ViNewsQA `test`).
+    # whichever one the blend (and the ranker) then quotes. Against the chosen sentence's own
+    # probability: fewer false abstentions (ViNewsQA `test` 0.023 -> 0.007); held-out questions
+    # caught at 5 % false abstention moved both ways (ViNewsQA 0.20 -> 0.30, ViQuAD 0.36 ->
+    # 0.32; docs/EVALUATION.md, session 11).
     answering = max(r.probability for r in readings)
     if sentence_ranking is not None:
         scored = sentence_ranking.rescore(question.reader_text, scored)
