@@ -673,6 +673,12 @@ def reader_train(
         typer.Option(min=1, max=12, help="Base layers above them that are trained and shipped."),
     ] = None,
     extra_data: ExtraTrainingData = None,
+    dropout: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=0.5, help="Dropout in the trained layers while training (shipped: 0)."
+        ),
+    ] = 0.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Rebuild the reader's weights from the QA sets.
@@ -717,6 +723,7 @@ def reader_train(
             frozen_layers=frozen,
             trained_layers=trained,
             extra_data=extra_data or (),
+            dropout=dropout,
         )
     finally:
         if close is not None:
@@ -741,11 +748,20 @@ def reader_train_ranker(
     out: WeightsOut = None,
     epochs: Annotated[float, typer.Option(min=0.01, help="Passes over the groups.")] = 1.0,
     extra_data: ExtraTrainingData = None,
+    reader: Annotated[
+        Path | None,
+        typer.Option(
+            help=(
+                "The folder of the reader to start from (reader.safetensors and reader.json; "
+                "default: the package's). The shipped ranker's manifest names its reader."
+            )
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Rebuild the passage ranker's weights from the QA sets.
 
-    Only articles of the train fold are trained on; training starts from the package's reader.
+    Only articles of the train fold are trained on; training starts from a trained reader.
     The shipped weights took 26 minutes on 2 cores. Example: hoidap reader train-ranker
     --data ../shared/eval --corpus ../shared/corpus/taynguyen.jsonl --negatives-store NEG
     --extra-data EN.json
@@ -753,11 +769,12 @@ def reader_train_ranker(
     from assistant.reading.mining import store_retriever
     from assistant.reading.ranker import RANKER_DIR
     from assistant.reading.ranker_train import RETRIEVED_DEPTH, train_ranker
+    from assistant.reading.weights import WEIGHTS_DIR
     from store.model import build_default_model
 
     settings = _state(ctx).settings()
-    for path in (data, corpus, negatives_store, *(extra_data or [])):
-        if not path.exists():
+    for path in (data, corpus, negatives_store, *(extra_data or []), reader):
+        if path is not None and not path.exists():
             raise UsageError(f"{path} does not exist.")
     base = build_default_model(settings.store.cache_dir)
     retrieve, close = store_retriever(negatives_store, settings, depth=RETRIEVED_DEPTH)
@@ -772,6 +789,7 @@ def reader_train_ranker(
             epochs=epochs,
             extra_data=extra_data or (),
             progress=not quiet,
+            reader_dir=reader or WEIGHTS_DIR,
         )
     finally:
         close()

@@ -12,21 +12,16 @@ own order and for each setting, best first.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 from pathlib import Path
 
+import dev_questions  # bench/dev_questions.py, beside this script
 from tqdm import tqdm
 
-from assistant.core import Assistant
-from assistant.evaluate import contains_gold, load_dataset
+from assistant.evaluate import contains_gold
 from assistant.question import analyse
 from assistant.reading.ranker import RANKER_DIR, PassageRanker, passage_text
-from assistant.reading.split import fold_of
-from assistant.settings import Settings
-from store.bert import resolve_precision
-from store.model import build_default_model
 
 DEPTH = 20
 
@@ -36,45 +31,17 @@ def hits(order: list[int], gold: list[bool], k: int) -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", type=Path, required=True)
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--articles", type=Path)
-    parser.add_argument("--fold", default="dev")
-    parser.add_argument("--weights", type=Path, default=RANKER_DIR, help="The ranker to tune.")
-    parser.add_argument("--limit", type=int, default=0)
+    parser = dev_questions.parser(__doc__.splitlines()[0], RANKER_DIR, "ranker")
     parser.add_argument("--output", type=Path, help="Also write every setting's line as JSON.")
     args = parser.parse_args()
-
-    data = load_dataset(args.data, args.articles)
-    folds = {k: fold_of(c.text) for k, c in data.contexts.items()}
-    items = [i for i in data.items if folds[i.context] == args.fold and i.kind != "nearmiss"]
-    items = items[: args.limit or None]
-    settings = Settings.load().with_overrides(store={"store": args.store})
-    assistant = Assistant.from_settings(settings)
-    base = build_default_model(settings.store.cache_dir)
-    ranker = PassageRanker(
-        base, args.weights, precision=resolve_precision(settings.store.precision)
-    )
-    article_of = {}
-    if data.articles_file:
-        from ingest.read import read_file
-
-        parsed = read_file(data.articles_file, settings.ingest)
-        article_of = {a.external_id: a.id for a in parsed.articles}
-    else:
-        contexts = args.store.parent / "contexts.jsonl"
-        if contexts.is_file():
-            from ingest.read import read_file
-
-            article_of = {
-                a.external_id: a.id for a in read_file(contexts, settings.ingest).articles
-            }
+    run = dev_questions.open_run(args, nearmiss=False)
+    assistant = run.assistant
+    ranker = PassageRanker(run.base, args.weights, precision=run.precision)
     reads = []
-    for item in tqdm(items, desc="Ranking", unit="q"):
+    for item in tqdm(run.items, desc="Ranking", unit="q"):
         asked = analyse(item.question, item.history, assistant.store.records)
         passages = assistant.retriever.retrieve(asked, k=DEPTH)
-        own = article_of.get(item.context, item.context)
+        own = run.own_article(item)
         gold = [p.article_id == own and contains_gold(p.text, item.golds) for p in passages]
         logits = ranker.logits(asked.reader_text, [passage_text(p.title, p.text) for p in passages])
         reads.append((item.kind, gold, logits))

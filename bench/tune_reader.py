@@ -19,27 +19,21 @@ from their own article at that threshold.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
+import dev_questions  # bench/dev_questions.py, beside this script
 from tqdm import tqdm
 
 from assistant.answering.rules import _Sentence
-from assistant.core import Assistant
-from assistant.evaluate import contains_gold, load_dataset
+from assistant.evaluate import contains_gold
 from assistant.models import Passage
 from assistant.question import analyse
 from assistant.reading.answer import LEXICAL_PICKS, blend, choose, rerank, scored_candidates
 from assistant.reading.reader import Reader
-from assistant.reading.split import fold_of
 from assistant.reading.weights import WEIGHTS_DIR
-from assistant.settings import Settings
-from store.bert import resolve_precision
-from store.model import build_default_model
 
 DEPTH = 20  # passages retrieved and read once per question
 
@@ -78,34 +72,17 @@ def replay(r: Read, passages: int, sentences: int, prior: float, lexical: float,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", type=Path, required=True)
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--articles", type=Path)
-    parser.add_argument("--fold", default="dev")
-    parser.add_argument("--weights", type=Path, default=WEIGHTS_DIR, help="The reader to tune.")
-    parser.add_argument("--limit", type=int, default=0)
+    parser = dev_questions.parser(__doc__.splitlines()[0], WEIGHTS_DIR, "reader")
     parser.add_argument("--top", type=int, default=15, help="Settings printed.")
     args = parser.parse_args()
-
-    data = load_dataset(args.data, args.articles)
-    folds = {k: fold_of(c.text) for k, c in data.contexts.items()}
-    items = [i for i in data.items if folds[i.context] == args.fold][: args.limit or None]
-    settings = Settings.load().with_overrides(store={"store": args.store})
-    assistant = Assistant.from_settings(settings)
-    base = build_default_model(settings.store.cache_dir)
-    reader = Reader(base, args.weights, precision=resolve_precision(settings.store.precision))
-    article_of = {}
-    if data.articles_file:
-        from ingest.read import read_file
-
-        parsed = read_file(data.articles_file, settings.ingest)
-        article_of = {a.external_id: a.id for a in parsed.articles}
+    run = dev_questions.open_run(args)
+    assistant = run.assistant
+    reader = Reader(run.base, args.weights, precision=run.precision)
     reads = []
-    for item in tqdm(items, desc="Reading", unit="q"):
+    for item in tqdm(run.items, desc="Reading", unit="q"):
         asked = analyse(item.question, item.history, assistant.store.records)
         passages = assistant.retriever.retrieve(asked, k=DEPTH)
-        own = article_of.get(item.context, item.context)
+        own = run.own_article(item)
         cands, _ = scored_candidates(asked, passages)
         if not cands:
             continue

@@ -89,6 +89,11 @@ WRONG = [
     (("serve", "--prot", "1"), "No such option: --prot", "hoidap serve --help"),
     (("model", "build", "--forse"), "No such option: --forse", "hoidap model build --help"),
     (("reader", "train"), "Missing option '--data'", "hoidap reader train --help"),
+    (
+        ("reader", "train", "--data", ".", "--corpus", ".", "--dropout", "0.9"),
+        "Invalid value for '--dropout'",
+        "hoidap reader train --help",
+    ),
 ]
 
 
@@ -105,53 +110,42 @@ def test_wrong_invocations_give_one_line_and_exit_2(capsys, args, message, help_
     assert lines[0].endswith(f"See '{help_hint}'.")
 
 
-def test_reader_train_names_a_missing_negatives_store_before_any_work(capsys, tmp_path):
+TRAINING_REFUSED = [
+    ("train", ("--negatives-store", "{tmp}/no-store"), "Error: {tmp}/no-store does not exist."),
+    ("train", ("--extra-data", "{tmp}/english.json"), "Error: {tmp}/english.json does not exist."),
+    (
+        "train",
+        ("--frozen-layers", "10", "--trained-layers", "3"),
+        "Error: --frozen-layers 10 + --trained-layers 3 is more than the base model's 12 layers.",
+    ),
+    (
+        "train-ranker",
+        ("--negatives-store", "{tmp}/no-store"),
+        "Error: {tmp}/no-store does not exist.",
+    ),
+    (
+        "train-ranker",
+        ("--reader", "{tmp}/no-reader", "--negatives-store", "{tmp}"),
+        "Error: {tmp}/no-reader does not exist.",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("command", "extra", "message"),
+    TRAINING_REFUSED,
+    ids=[f"{c} {e[0]}" for c, e, _ in TRAINING_REFUSED],
+)
+def test_training_refuses_bad_input_before_any_work(capsys, tmp_path, command, extra, message):
+    """A wrong path or depth is named at once, not after minutes of mining, and nothing is written."""
     corpus = tmp_path / "taynguyen.jsonl"
     corpus.write_text("", encoding="utf-8")
-    missing = tmp_path / "no-store"
-    args = ("reader", "train", "--data", str(tmp_path), "--corpus", str(corpus))
-    code, out, err = call_main(
-        capsys, *args, "--negatives-store", str(missing), "--out", str(tmp_path)
-    )
+    args = ("reader", command, "--data", str(tmp_path), "--corpus", str(corpus))
+    extra = tuple(x.format(tmp=tmp_path) for x in extra)
+    code, out, err = call_main(capsys, *args, *extra, "--out", str(tmp_path))
     assert code == 1 and out == ""
-    assert err.strip() == f"Error: {missing} does not exist."
-    assert not list(tmp_path.glob("reader*"))
-
-
-def test_reader_train_refuses_more_layers_than_the_base_has_before_any_work(capsys, tmp_path):
-    corpus = tmp_path / "taynguyen.jsonl"
-    corpus.write_text("", encoding="utf-8")
-    args = ("reader", "train", "--data", str(tmp_path), "--corpus", str(corpus))
-    code, out, err = call_main(
-        capsys, *args, "--frozen-layers", "10", "--trained-layers", "3", "--out", str(tmp_path)
-    )
-    assert code == 1 and out == ""
-    assert "--frozen-layers 10 + --trained-layers 3 is more than the base model's 12" in err
-    assert not list(tmp_path.glob("reader*"))
-
-
-def test_reader_train_names_a_missing_extra_data_file_before_any_work(capsys, tmp_path):
-    corpus = tmp_path / "taynguyen.jsonl"
-    corpus.write_text("", encoding="utf-8")
-    missing = tmp_path / "english.json"
-    args = ("reader", "train", "--data", str(tmp_path), "--corpus", str(corpus))
-    code, out, err = call_main(capsys, *args, "--extra-data", str(missing), "--out", str(tmp_path))
-    assert code == 1 and out == ""
-    assert err.strip() == f"Error: {missing} does not exist."
-    assert not list(tmp_path.glob("reader*"))
-
-
-def test_train_ranker_names_a_missing_negatives_store_before_any_work(capsys, tmp_path):
-    corpus = tmp_path / "taynguyen.jsonl"
-    corpus.write_text("", encoding="utf-8")
-    missing = tmp_path / "no-store"
-    args = ("reader", "train-ranker", "--data", str(tmp_path), "--corpus", str(corpus))
-    code, out, err = call_main(
-        capsys, *args, "--negatives-store", str(missing), "--out", str(tmp_path)
-    )
-    assert code == 1 and out == ""
-    assert err.strip() == f"Error: {missing} does not exist."
-    assert not list(tmp_path.glob("ranker*"))
+    assert err.strip() == message.format(tmp=tmp_path)
+    assert not list(tmp_path.glob("reader*")) and not list(tmp_path.glob("ranker*"))
 
 
 def test_debug_shows_the_traceback_of_a_usage_error(capsys):

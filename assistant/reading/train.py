@@ -63,6 +63,9 @@ DATA_FILES: dict[str, int] = {
 HARD_NEGATIVES = 3
 MINED_NEGATIVES = 6  # retrieved sentences per question, when a store is given
 GROUPS_PER_BATCH = 3  # about 36 pairs a step
+# Dropout in the trained layers while training (`CrossEncoder.set_dropout`). 0.1, as BERT is
+# fine-tuned, did not read better on `dev` (docs/EVALUATION.md, session 12): not shipped.
+DROPOUT = 0.0
 SEED = 20261201
 
 
@@ -262,6 +265,7 @@ def train(
     frozen_layers: int | None = None,
     trained_layers: int | None = None,
     extra_data: Sequence[Path] = (),
+    dropout: float = DROPOUT,
 ) -> dict:
     """Train the reader and write `reader.safetensors` and `reader.json` into `out_dir`.
 
@@ -293,6 +297,7 @@ def train(
     trained_layers = TRAINED_LAYERS if trained_layers is None else trained_layers
     model = CrossEncoder(base, frozen_layers, trained_layers)
     model.init_trained_from_base(base)
+    model.set_dropout(dropout)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     heads = [*model.relevance.parameters(), *model.span.parameters()]
@@ -356,6 +361,7 @@ def train(
         "epochs": epochs,
         "groups_per_batch": groups_per_batch,
         "learning_rate": learning_rate,
+        "dropout": dropout,
         "seed": SEED,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),

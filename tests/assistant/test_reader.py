@@ -152,6 +152,30 @@ def test_packing_keeps_the_real_tokens_and_rounds_their_count():
 
 
 @pytest.mark.slow
+def test_dropout_acts_while_training_and_never_when_reading(e5_model_path):
+    """Training drops units of the trained layers; a loaded reader reads the same every time."""
+    from safetensors.torch import load_file
+
+    from assistant.reading.model import CrossEncoder
+    from assistant.reading.reader import encode_pairs, load_tokenizer
+    from store.bert import pad_ids
+
+    model = CrossEncoder(load_file(str(e5_model_path / "model.safetensors")))
+    model.set_dropout(0.1)
+    q = "How many party members were admitted by 30 June?"
+    s = "Từ đầu năm đến ngày 30-6, toàn Đảng bộ tỉnh đã kết nạp được 787 đảng viên."
+    (pair,) = encode_pairs(load_tokenizer(e5_model_path), q, [s])
+    ids, mask = pad_ids([pair.ids], 1)
+    torch.manual_seed(0)
+    model.train()
+    first, second = model(ids, mask)[0], model(ids, mask)[0]
+    assert not torch.equal(first, second)
+    model.eval()
+    with torch.inference_mode():
+        assert torch.equal(model(ids, mask)[0], model(ids, mask)[0])
+
+
+@pytest.mark.slow
 def test_bf16_reads_like_fp32(e5_model_path):
     """The bf16 runtime keeps the reader's choice, span and probabilities (within 0.02)."""
     full = Reader(e5_model_path, precision="fp32")
