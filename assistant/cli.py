@@ -674,11 +674,11 @@ def reader_train(
     ] = None,
     extra_data: ExtraTrainingData = None,
     dropout: Annotated[
-        float,
+        float | None,
         typer.Option(
-            min=0.0, max=0.5, help="Dropout in the trained layers while training (shipped: 0)."
+            min=0.0, max=0.5, help="Dropout in the trained layers while training (default: 0)."
         ),
-    ] = 0.0,
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Rebuild the reader's weights from the QA sets.
@@ -688,7 +688,7 @@ def reader_train(
     hoidap reader train --data ../shared/eval --corpus ../shared/corpus/taynguyen.jsonl
     --negatives-store NEG
     """
-    from assistant.reading.train import train
+    from assistant.reading.train import DROPOUT, train
     from assistant.reading.weights import WEIGHTS_DIR
     from store.model import build_default_model
 
@@ -723,7 +723,7 @@ def reader_train(
             frozen_layers=frozen,
             trained_layers=trained,
             extra_data=extra_data or (),
-            dropout=dropout,
+            dropout=DROPOUT if dropout is None else dropout,
         )
     finally:
         if close is not None:
