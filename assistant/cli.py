@@ -679,6 +679,16 @@ def reader_train(
             min=0.0, max=0.5, help="Dropout in the trained layers while training (default: 0)."
         ),
     ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help=(
+                "Seed of the negatives' sampling, the initial heads and the batch order "
+                "(default: the shipped weights')."
+            ),
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Rebuild the reader's weights from the QA sets.
@@ -688,7 +698,7 @@ def reader_train(
     hoidap reader train --data ../shared/eval --corpus ../shared/corpus/taynguyen.jsonl
     --negatives-store NEG
     """
-    from assistant.reading.train import DROPOUT, train
+    from assistant.reading.train import DROPOUT, SEED, train
     from assistant.reading.weights import WEIGHTS_DIR
     from store.model import build_default_model
 
@@ -724,6 +734,7 @@ def reader_train(
             trained_layers=trained,
             extra_data=extra_data or (),
             dropout=DROPOUT if dropout is None else dropout,
+            seed=SEED if seed is None else seed,
         )
     finally:
         if close is not None:

@@ -147,6 +147,7 @@ def build_groups(
     miner: Miner | None = None,
     progress: bool = True,
     extra_data: Sequence[Path] = (),
+    seed: int = SEED,
 ) -> tuple[list[list[Pair]], dict]:
     """One group of pairs per question of every data file's articles in `fold`, and counts.
 
@@ -156,7 +157,7 @@ def build_groups(
     """
     from tqdm import tqdm
 
-    rng = random.Random(SEED)
+    rng = random.Random(seed)
     groups: list[list[Pair]] = []
     counts: dict[str, dict[str, int]] = {}
     sources = [(name, data_dir / name, repeat) for name, repeat in DATA_FILES.items()]
@@ -266,6 +267,7 @@ def train(
     trained_layers: int | None = None,
     extra_data: Sequence[Path] = (),
     dropout: float = DROPOUT,
+    seed: int = SEED,
 ) -> dict:
     """Train the reader and write `reader.safetensors` and `reader.json` into `out_dir`.
 
@@ -281,10 +283,10 @@ def train(
 
     started = time.time()
     limit_torch_threads()
-    torch.manual_seed(SEED)
-    rng = random.Random(SEED)
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
     pair_groups, counts = build_groups(
-        data_dir, corpus, miner=miner, progress=progress, extra_data=extra_data
+        data_dir, corpus, miner=miner, progress=progress, extra_data=extra_data, seed=seed
     )
     if limit:
         pair_groups = pair_groups[:limit]
@@ -362,7 +364,7 @@ def train(
         "groups_per_batch": groups_per_batch,
         "learning_rate": learning_rate,
         "dropout": dropout,
-        "seed": SEED,
+        "seed": seed,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "final_loss": round(_mean(losses[-100:]), 4),

@@ -17,7 +17,7 @@ from assistant.reading.ranker_train import (
     train_ranker,
 )
 from assistant.reading.split import fold_of
-from assistant.reading.train import DATA_FILES, _pairs_for, build_groups
+from assistant.reading.train import DATA_FILES, _pairs_for, build_groups, train
 from assistant.settings import Settings
 from ingest.chunk import split_sentences
 from ingest.errors import UsageError
@@ -125,6 +125,45 @@ def test_extra_training_questions_join_the_groups_once_an_epoch(tmp_path):
     assert counts["extra: english.json"] == {"articles": 1, "questions": 1, "pairs": len(added[0])}
     with pytest.raises(UsageError, match="nowhere.json is missing"):
         build_groups(data, corpus, progress=False, extra_data=[tmp_path / "nowhere.json"])
+
+
+def _reader_data(tmp_path: Path) -> tuple[Path, Path]:
+    """A data folder of every set the reader trains on, each asking of the coffee article."""
+    text = COFFEE.read_text(encoding="utf-8").split("\n", 1)[1].strip()
+    data = tmp_path / "eval"
+    data.mkdir()
+    corpus = tmp_path / "taynguyen.jsonl"
+    corpus.write_text(json.dumps({"id": "coffee", "text": text}, ensure_ascii=False) + "\n")
+    row = {"article_id": "coffee", "kind": "vi", "question": "Tái canh bao nhiêu ha cà phê?"}
+    row["answer"] = "1.465 ha"
+    (data / "taynguyen_qa.jsonl").write_text(json.dumps(row, ensure_ascii=False) + "\n")
+    for name in DATA_FILES:
+        if name.endswith(".json"):
+            _squad(data / name, text, "Bao nhiêu ha cà phê được tái canh?", "1.465 ha")
+    return data, corpus
+
+
+@pytest.mark.slow
+def test_the_reader_trains_the_same_weights_from_the_same_seed(tmp_path, e5_model_path):
+    data, corpus = _reader_data(tmp_path)
+
+    def sha(seed: int, name: str) -> str:
+        manifest = train(
+            data,
+            corpus,
+            e5_model_path,
+            tmp_path / name,
+            epochs=1,
+            limit=3,
+            seed=seed,
+            progress=False,
+        )
+        assert manifest["seed"] == seed and manifest["steps"] == 1
+        return manifest["sha256"]
+
+    first = sha(7, "a")
+    assert sha(7, "b") == first
+    assert sha(8, "c") != first
 
 
 def _ranker_data(tmp_path: Path) -> tuple[Path, Path]:
