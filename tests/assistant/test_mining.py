@@ -96,37 +96,6 @@ def _squad(path: Path, context: str, question: str, answer: str) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
 
-def test_extra_training_questions_join_the_groups_once_an_epoch(tmp_path):
-    text = COFFEE.read_text(encoding="utf-8").split("\n", 1)[1].strip()
-    assert fold_of(text) == "train"
-    data = tmp_path / "eval"
-    data.mkdir()
-    corpus = tmp_path / "taynguyen.jsonl"
-    corpus.write_text(json.dumps({"id": "coffee", "text": text}, ensure_ascii=False) + "\n")
-    row = {
-        "article_id": "coffee",
-        "kind": "vi",
-        "question": "Tái canh bao nhiêu ha cà phê?",
-        "answer": "1.465 ha",
-    }
-    (data / "taynguyen_qa.jsonl").write_text(json.dumps(row, ensure_ascii=False) + "\n")
-    for name in DATA_FILES:
-        if name.endswith(".json"):
-            _squad(data / name, text, "Bao nhiêu ha cà phê được tái canh?", "1.465 ha")
-    english = tmp_path / "english.json"
-    _squad(english, text, "How many hectares of coffee were replanted?", "1.465 ha")
-
-    plain, _ = build_groups(data, corpus, progress=False)
-    groups, counts = build_groups(data, corpus, progress=False, extra_data=[english])
-
-    added = [g for g in groups if g[0].question.startswith("How many hectares")]
-    assert len(groups) == len(plain) + 1 and len(added) == 1
-    assert added[0][0].label == 1.0 and "1.465 ha" in added[0][0].sentence
-    assert counts["extra: english.json"] == {"articles": 1, "questions": 1, "pairs": len(added[0])}
-    with pytest.raises(UsageError, match="nowhere.json is missing"):
-        build_groups(data, corpus, progress=False, extra_data=[tmp_path / "nowhere.json"])
-
-
 def _reader_data(tmp_path: Path) -> tuple[Path, Path]:
     """A data folder of every set the reader trains on, each asking of the coffee article."""
     text = COFFEE.read_text(encoding="utf-8").split("\n", 1)[1].strip()
@@ -141,6 +110,24 @@ def _reader_data(tmp_path: Path) -> tuple[Path, Path]:
         if name.endswith(".json"):
             _squad(data / name, text, "Bao nhiêu ha cà phê được tái canh?", "1.465 ha")
     return data, corpus
+
+
+def test_extra_training_questions_join_the_groups_once_an_epoch(tmp_path):
+    text = COFFEE.read_text(encoding="utf-8").split("\n", 1)[1].strip()
+    assert fold_of(text) == "train"
+    data, corpus = _reader_data(tmp_path)
+    english = tmp_path / "english.json"
+    _squad(english, text, "How many hectares of coffee were replanted?", "1.465 ha")
+
+    plain, _ = build_groups(data, corpus, progress=False)
+    groups, counts = build_groups(data, corpus, progress=False, extra_data=[english])
+
+    added = [g for g in groups if g[0].question.startswith("How many hectares")]
+    assert len(groups) == len(plain) + 1 and len(added) == 1
+    assert added[0][0].label == 1.0 and "1.465 ha" in added[0][0].sentence
+    assert counts["extra: english.json"] == {"articles": 1, "questions": 1, "pairs": len(added[0])}
+    with pytest.raises(UsageError, match="nowhere.json is missing"):
+        build_groups(data, corpus, progress=False, extra_data=[tmp_path / "nowhere.json"])
 
 
 @pytest.mark.slow
