@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -222,6 +223,11 @@ class Assistant:
             typed_spans=s.reader_typed_spans,
             english_lexical_weight=s.reader_english_lexical_weight,
             sentence_ranking=ranking,
+            similarity=partial(self._sentence_similarity, self.retriever.main_query(asked)),
+            dense_sentences=s.reader_english_dense_sentences
+            if asked.language == "en"
+            else s.reader_dense_sentences,
+            dense_weight=s.reader_dense_weight,
         )
 
     def _extract_by_rules(self, asked: Question, passages: list[Passage], pairs: list) -> Answer:

@@ -151,6 +151,31 @@ class AssistantSettings(BaseSettings):
         ge=0,
         description="`READER_LEXICAL_WEIGHT` for English questions (overlap through the glossary).",
     )
+    reader_dense_sentences: int = Field(
+        3,
+        ge=0,
+        le=64,
+        description=(
+            "Of a Vietnamese question's candidate sentences, the best this many (by the "
+            "reader's score) are also embedded by the embedding model, whose cosine with the "
+            "question, times `READER_DENSE_WEIGHT`, joins their score (about 80 ms a question on "
+            "2 cores; 0: off)."
+        ),
+    )
+    reader_english_dense_sentences: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description=(
+            "`READER_DENSE_SENTENCES` for English questions (0: off; 3 lost on held-out English "
+            "questions, and they already take the ranker's second opinion)."
+        ),
+    )
+    reader_dense_weight: float = Field(
+        64.0,
+        ge=0,
+        description="Weight of the embedding model's question-sentence cosine in that score.",
+    )
     reader_typed_spans: bool = Field(
         True,
         description=(

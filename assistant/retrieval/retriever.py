@@ -140,6 +140,10 @@ class HybridRetriever:
         rewritten = normalize_query(" ".join([*context, question.search]))
         return [(rewritten, 1.0), (question.search, self.settings.history_weight)]
 
+    def main_query(self, question: Question) -> str:
+        """The text of the first search, whose vector the embedder keeps cached after it."""
+        return self.queries(question)[0][0]
+
     def retrieve(
         self,
         question: Question | str,

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from assistant.core import Assistant
 from assistant.question import analyse
 from assistant.reading.model import TOKEN_BUCKET, Packing
 from assistant.reading.reader import Reader
@@ -242,6 +243,24 @@ def test_the_sample_articles_questions_are_answered_right(seeded, question, expe
 def test_a_question_on_an_absent_topic_abstains(seeded, question):
     answer = seeded.ask(question)
     assert answer.abstained and not answer.citations, answer
+
+
+@pytest.mark.slow
+def test_the_embedding_models_cosine_joins_the_sentence_score(seeded):
+    """The reader alone quotes a sentence on the board's duties for what the conference
+    discussed; the embedding model's cosine moves the quote to the discussion, which the reader
+    ranks below its best 3 (the default head), so the head here is 6 deep."""
+
+    def asked_with(sentences: int) -> str:
+        dense = {"reader_dense_sentences": sentences, "reader_dense_weight": 64.0}
+        settings = seeded.settings.with_overrides(assistant=dense)
+        assistant = Assistant(settings, seeded.store, reader=seeded.reader, ranker=seeded.ranker)
+        answer = assistant.ask("Hội nghị bàn về vấn đề gì?")
+        assert not answer.abstained, answer
+        return answer.citations[0].passage
+
+    assert "thảo luận" not in asked_with(0)
+    assert asked_with(6).startswith("Hội nghị đã tập trung thảo luận")
 
 
 @pytest.mark.slow
