@@ -123,7 +123,6 @@ def main() -> None:
     run = dev_questions.open_run(args)
     assistant = run.assistant
     reader = Reader(run.base, args.weights, precision=run.precision)
-    embedder = assistant.store.embedder
     reads = []
     for item in tqdm(run.items, desc="Reading", unit="q"):
         asked = analyse(item.question, item.history, assistant.store.records)
@@ -134,10 +133,11 @@ def main() -> None:
             continue
         readings = reader.read(asked.reader_text, [c.text for c in cands])
         if any(args.dense) and any(args.dense_sentences):
-            # The cosine the answerer's `similarity` gives.
-            query = embedder.embed_queries([assistant.retriever.main_query(asked)])[0]
-            for c, cosine in zip(cands, embedder.embed_passages([c.text for c in cands]) @ query):
-                c.semantic = float(cosine)
+            # The cosine the answerer's `similarity` gives, for every candidate at once.
+            query = assistant.retriever.main_query(asked)
+            cosines = assistant._sentence_similarity(query, [c.text for c in cands])
+            for c, cosine in zip(cands, cosines):
+                c.semantic = cosine
         golds = item.golds
         reads.append(
             Read(
