@@ -156,27 +156,14 @@ def main() -> None:
             )
         )
     assistant.close()
+    # Passages, sentences, rank prior, word-overlap weights (Vietnamese, English).
     if args.shipped:
         s = Settings.load().assistant
-        grid = itertools.product(
-            [s.reader_passages],
-            [s.reader_sentences],
-            [RANK_PRIOR],
-            [s.reader_lexical_weight],
-            [s.reader_english_lexical_weight],
-            args.dense,
-            args.dense_sentences,
-        )
+        blends = [[s.reader_passages], [s.reader_sentences], [RANK_PRIOR]]
+        blends += [[s.reader_lexical_weight], [s.reader_english_lexical_weight]]
     else:
-        grid = itertools.product(
-            [5, 10],
-            [12, 16, 24],
-            [0.3, 1.0, 2.0],
-            [2.0, 4.0, 6.0],
-            [2.0, 6.0, 12.0, 16.0],
-            args.dense,
-            args.dense_sentences,
-        )
+        blends = [[5, 10], [12, 16, 24], [0.3, 1.0, 2.0], [2.0, 4.0, 6.0], [2.0, 6.0, 12.0, 16.0]]
+    grid = itertools.product(*blends, args.dense, args.dense_sentences)
     lines = []
     for passages, sentences, prior, lexical, english, dense, dense_sentences in grid:
         out = [
