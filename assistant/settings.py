@@ -51,6 +51,16 @@ class AssistantSettings(BaseSettings):
             "numbers (English words fold to Vietnamese syllables and add noise)."
         ),
     )
+    sentence_coverage_weight: float = Field(
+        0.0,
+        ge=0,
+        description=(
+            "For a Vietnamese question, each of the fusion's first CANDIDATES passages gains "
+            "this times the share of the question's BM25 term weight found in its best two "
+            "adjacent sentences (0: the fusion's order alone). 0.3 finds more passages but "
+            "makes the reader answer more near-miss questions."
+        ),
+    )
     history_weight: float = Field(
         0.5,
         ge=0,

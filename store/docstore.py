@@ -11,6 +11,7 @@ batch killed midway resumable without duplicates or losses.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 from collections import Counter
@@ -538,6 +539,16 @@ class DocStore:
             if len(hits) == k:
                 break
         return hits
+
+    def term_weights(self, terms: list[str]) -> dict[str, float]:
+        """Each term's inverse chunk frequency, `log(1 + N / (n + 1))`; absent terms left out.
+
+        The counts are the BM25 index's own (cached like `lexical_search`'s), so weighing a
+        question's terms costs no more than searching them did.
+        """
+        size = self._size
+        freq = self._document_frequencies(terms)
+        return {t: math.log(1 + size / (n + 1)) for t, n in freq.items() if n}
 
     @property
     def _size(self) -> int:

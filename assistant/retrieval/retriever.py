@@ -20,6 +20,7 @@ from assistant.answering.rules import ABSTAIN_TEXT, strip_lead
 from assistant.language import names_and_numbers
 from assistant.models import Passage
 from assistant.question import Question, analyse
+from assistant.retrieval.coverage import window_coverage
 from assistant.retrieval.diacritics import restore_diacritics
 from assistant.settings import AssistantSettings
 from ingest.clean import fold_diacritics, normalize_query
@@ -179,18 +180,18 @@ class HybridRetriever:
                 restore_diacritics(q, self.store.records) for q in dense_texts[1:]
             ]
         vectors = self.store.embedder.embed_queries(dense_texts)
+        terms_of = [query_terms(text) for text in lexical_texts]
         fused: dict[str, float] = defaultdict(float)
         similarity: dict[str, float] = {}
         lexical: dict[str, float] = {}
         depth = max(s.candidates, k)
-        for (_, weight), vector, lexical_text in zip(queries, vectors, lexical_texts):
+        for (_, weight), vector, terms in zip(queries, vectors, terms_of):
             dense_hits = self.store.index.search(vector, depth, where)
             for rank, hit in enumerate(dense_hits):
                 fused[hit.chunk_id] += weight * dense_weight / (s.rrf_k + rank + 1)
                 if weight == 1.0:
                     similarity[hit.chunk_id] = hit.similarity
-            terms = query_terms(lexical_text) if lexical_weight else []
-            if not terms:
+            if not lexical_weight or not terms:
                 continue
             lexical_hits = self.store.records.lexical_search(
                 terms, depth, since=since, until=until, sources=sources or None
@@ -200,8 +201,17 @@ class HybridRetriever:
                 if weight == 1.0:
                     lexical[chunk_id] = score
 
-        ranked = sorted(fused, key=fused.__getitem__, reverse=True)[: k * 2]
-        chunks = self.store.records.chunks(ranked)
+        coverage_terms = terms_of[0] if question.language != "en" else []
+        if s.sentence_coverage_weight and coverage_terms:
+            ranked = sorted(fused, key=fused.__getitem__, reverse=True)[: max(depth, k * 2)]
+            chunks = self.store.records.chunks(ranked)
+            weights = self.store.records.term_weights(coverage_terms)
+            for chunk_id, chunk in chunks.items():
+                fused[chunk_id] += s.sentence_coverage_weight * window_coverage(chunk.text, weights)
+            ranked.sort(key=fused.__getitem__, reverse=True)
+        else:
+            ranked = sorted(fused, key=fused.__getitem__, reverse=True)[: k * 2]
+            chunks = self.store.records.chunks(ranked)
         done = self.store.records.done_ids({c.article_id for c in chunks.values()})
         ranked = [i for i in ranked if i in chunks and chunks[i].article_id in done][:k]
         missing = [i for i in ranked if i not in similarity]
