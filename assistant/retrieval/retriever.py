@@ -201,17 +201,15 @@ class HybridRetriever:
                 if weight == 1.0:
                     lexical[chunk_id] = score
 
-        coverage_terms = terms_of[0] if question.language != "en" else []
-        if s.sentence_coverage_weight and coverage_terms:
-            ranked = sorted(fused, key=fused.__getitem__, reverse=True)[: max(depth, k * 2)]
-            chunks = self.store.records.chunks(ranked)
-            weights = self.store.records.term_weights(coverage_terms)
+        covering = bool(s.sentence_coverage_weight and terms_of[0]) and question.language != "en"
+        pool = max(depth, k * 2) if covering else k * 2
+        ranked = sorted(fused, key=fused.__getitem__, reverse=True)[:pool]
+        chunks = self.store.records.chunks(ranked)
+        if covering:
+            weights = self.store.records.term_weights(terms_of[0])
             for chunk_id, chunk in chunks.items():
                 fused[chunk_id] += s.sentence_coverage_weight * window_coverage(chunk.text, weights)
             ranked.sort(key=fused.__getitem__, reverse=True)
-        else:
-            ranked = sorted(fused, key=fused.__getitem__, reverse=True)[: k * 2]
-            chunks = self.store.records.chunks(ranked)
         done = self.store.records.done_ids({c.article_id for c in chunks.values()})
         ranked = [i for i in ranked if i in chunks and chunks[i].article_id in done][:k]
         missing = [i for i in ranked if i not in similarity]
