@@ -228,6 +228,7 @@ class Assistant:
             if asked.language == "en"
             else s.reader_dense_sentences,
             dense_weight=s.reader_dense_weight,
+            unit_check=s.reader_unit_check,
         )
 
     def _extract_by_rules(self, asked: Question, passages: list[Passage], pairs: list) -> Answer:

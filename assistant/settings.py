@@ -52,13 +52,12 @@ class AssistantSettings(BaseSettings):
         ),
     )
     sentence_coverage_weight: float = Field(
-        0.0,
+        0.3,
         ge=0,
         description=(
             "For a Vietnamese question, each of the fusion's first CANDIDATES passages gains "
             "this times the share of the question's BM25 term weight found in its best two "
-            "adjacent sentences (0: the fusion's order alone). 0.3 finds more passages but "
-            "makes the reader answer more near-miss questions."
+            "adjacent sentences (0: the fusion's order alone)."
         ),
     )
     history_weight: float = Field(
@@ -185,6 +184,14 @@ class AssistantSettings(BaseSettings):
         64.0,
         ge=0,
         description="Weight of the embedding model's question-sentence cosine in that score.",
+    )
+    reader_unit_check: bool = Field(
+        True,
+        description=(
+            "For a question naming its unit (years, metres, hectares, money, a year, a day, an "
+            "hour), the reader reads only sentences stating a figure in that unit, and abstains "
+            "when none does (false: every sentence)."
+        ),
     )
     reader_typed_spans: bool = Field(
         True,

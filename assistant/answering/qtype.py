@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from assistant.answering.units import asked_unit
 from assistant.language import Token, fold, gloss_english, tokens
 
 QKind = Literal["quantity", "percent", "date", "person", "place", "other"]
@@ -28,12 +29,15 @@ class QuestionType:
             viên", glossed for English: "party members" -> "dang vien").
         entity: For "person" questions, whether a person, a body (agency, committee) or either
             is expected.
+        unit: For quantities and dates, the unit class the question names ("duration" for
+            "bao nhiêu năm tù", "year" for "năm nào"; `assistant.answering.units`), or None.
     """
 
     kind: QKind
     cue: tuple[int, int] | None = None
     hint: tuple[str, ...] = ()
     entity: EntityPreference = "any"
+    unit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -174,7 +178,8 @@ def detect_qtype(question: str) -> QuestionType:
     entity: EntityPreference = "any"
     if kind == "person":
         entity = "body" if phrase in _BODY_CUES else "any" if phrase in _ANY_ENTITY else "person"
-    return QuestionType(kind, (start, end), hint, entity)
+    unit = asked_unit(kind, fold(phrase.lstrip("=")), toks[end : end + 2])
+    return QuestionType(kind, (start, end), hint, entity, unit)
 
 
 def _hint(question: str, toks: list[Token], end: int) -> tuple[str, ...]:

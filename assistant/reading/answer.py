@@ -33,6 +33,7 @@ from assistant.answering.rules import (
     _Terms,
 )
 from assistant.answering.spans import extract_span, find_spans
+from assistant.answering.units import states_unit
 from assistant.language import tokens
 from assistant.models import Answer, Passage
 from assistant.question import Question
@@ -189,6 +190,7 @@ def answer_with_reader(
     similarity: Callable[[list[str]], Sequence[float]] | None = None,
     dense_sentences: int = 0,
     dense_weight: float = 0.0,
+    unit_check: bool = False,
 ) -> tuple[Answer, list[Passage]]:
     """Answer from the passages with the reader, or abstain below `threshold`.
 
@@ -208,12 +210,19 @@ def answer_with_reader(
         similarity: The embedding model's cosine between the question and each sentence given.
         dense_sentences: Of the best candidates, how many `similarity` re-scores (0: none).
         dense_weight: The cosine's weight in their score.
+        unit_check: For a question naming its unit ("bao nhiêu năm tù", "năm nào"), read only
+            the sentences stating a figure in it (`assistant.answering.units`), and abstain
+            when none does.
 
     Returns:
         The answer, and the passages reordered by the reader (`rerank`).
     """
     language = question.language
     cands, terms = scored_candidates(question, passages)
+    if unit_check and question.qtype.unit is not None:
+        # Only a sentence stating a figure in the unit asked can answer ("bao nhiêu năm tù?"
+        # is not answered by "25 tuổi"); the reader reads those alone, or nothing.
+        cands = [c for c in cands if states_unit(question.qtype.unit, c.text)]
     if not cands:
         return _abstain(language), list(passages)
     qtype = question.qtype

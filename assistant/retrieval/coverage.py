@@ -5,9 +5,10 @@ in it and the dense search embeds all of it in one vector. A chunk that mentions
 words across unrelated sentences can then outrank the one whose sentences state the answer, often
 a neighbouring chunk of the same article. The share of the question's BM25 term weight found
 together in two adjacent sentences is what tells them apart; `HybridRetriever` adds it to the
-fused score of a Vietnamese question's candidates when `HOIDAP_SENTENCE_COVERAGE_WEIGHT` is set.
-It is off by default: the passages it finds also lead the reader to answer more questions whose
-article lacks the answer (docs/EVALUATION.md, session 16).
+fused score of a Vietnamese question's candidates (`HOIDAP_SENTENCE_COVERAGE_WEIGHT`, 0.3). The
+passages it finds also led the reader to answer more questions whose article lacks the answer
+(docs/EVALUATION.md, session 16) until the reader's unit check stopped it answering them with a
+figure of another kind (session 17).
 
 Why lexical and not the embedding model's cosine per sentence: on the same 333 taynguyen_qa
 questions (docs/EVALUATION.md, session 16) the cosine found 3 more passages than this, and

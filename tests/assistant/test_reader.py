@@ -246,6 +246,31 @@ def test_a_question_on_an_absent_topic_abstains(seeded, question):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "unchecked"),
+    [
+        ("Kinh phí hội nghị là bao nhiêu tiền?", "chi bộ"),  # no sum of money in the article
+        ("Hội nghị diễn ra lúc mấy giờ?", "15-7"),  # a day, no hour
+    ],
+)
+def test_a_question_naming_a_unit_the_article_never_states_abstains(seeded, question, unchecked):
+    """Unchecked, the reader answers with a figure of another kind; checked, it abstains."""
+    assert seeded.settings.assistant.reader_unit_check
+    answer = seeded.ask(question)
+    assert answer.abstained and not answer.citations, answer
+    off = seeded.settings.with_overrides(assistant={"reader_unit_check": False})
+    unchecked_answer = Assistant(off, seeded.store, reader=seeded.reader, ranker=seeded.ranker)
+    answered = unchecked_answer.ask(question)
+    assert not answered.abstained and unchecked in (answered.short or ""), answered
+
+
+@pytest.mark.slow
+def test_the_unit_check_keeps_answers_stated_in_the_unit(seeded):
+    answer = seeded.ask("Bao nhiêu tháng đầu năm được sơ kết?")
+    assert not answer.abstained and "6 tháng" in answer.short, answer
+
+
+@pytest.mark.slow
 def test_the_embedding_models_cosine_joins_the_sentence_score(seeded):
     """The reader alone quotes a sentence on the board's duties for what the conference
     discussed; the embedding model's cosine moves the quote to the discussion, which the reader

@@ -38,12 +38,12 @@ def test_passages_whose_sentences_hold_the_question_rise(seeded):
     """Each passage gains the weight times its coverage; the order is the fused score's."""
     question = "Ai chủ trì hội nghị?"
     settings = seeded.settings.assistant
-    assert settings.sentence_coverage_weight == 0  # off by default (near-misses, see README)
-    covered = HybridRetriever(
-        seeded.store, settings.model_copy(update={"sentence_coverage_weight": 0.3})
+    assert settings.sentence_coverage_weight == 0.3  # the default
+    plain = HybridRetriever(
+        seeded.store, settings.model_copy(update={"sentence_coverage_weight": 0.0})
     )
-    before = seeded.retriever.retrieve(question, k=10)
-    after = covered.retrieve(question, k=10)
+    before = plain.retrieve(question, k=10)
+    after = seeded.retriever.retrieve(question, k=10)
     weights = seeded.store.records.term_weights(query_terms(question))
     gain = {p.chunk_id: 0.3 * window_coverage(p.text, weights) for p in before}
     expected = sorted(before, key=lambda p: p.score + gain[p.chunk_id], reverse=True)
