@@ -5,8 +5,7 @@ still finds a sentence that "answers" it with a figure of another kind ("bao nhi
 "25 tuổi", "sâu bao nhiêu mét?" -> "2", "bao nhiêu héc-ta?" -> "bột Alumin"). A question that
 names its unit (years, metres, hectares, money, a year, a day, an hour) can only be answered by
 a sentence stating a figure in that unit, so the reader reads only those and, when there is
-none, the answer abstains (docs/EVALUATION.md, session 17). A day needs only a digit for now, so
-a sentence with a year in it passes.
+none, the answer abstains (docs/EVALUATION.md, session 17).
 
 Count nouns ("bao nhiêu người") are not units: the article says "2 nạn nhân" or "khiến 2
 người tử vong" as often as "2 người chết", so they are not checked.
@@ -80,7 +79,11 @@ _FITS: dict[str, re.Pattern[str]] = {
     "area": _after_number(r"ha|hecta|hec-ta|hec ta|m2|km2|sao|mau"),
     "weight": _after_number(r"tan|kg|kilogam|ta|yen|gram|g"),
     "money": _after_number(r"dong|d|vnd|usd|trieu|ty|ti|nghin|ngan|do la|euro"),
-    "day": re.compile(r"\d"),
+    # 30-6, 25/3/2022, 30.6, ngày 8, tháng 7, mùng 2, thứ Hai, Chủ nhật: a year alone is no day
+    "day": re.compile(
+        r"(?<![\d.,])\d{1,2}\s*[-/.]\s*\d{1,2}(?!\d)|\b(?:ngay|thang|mung|mong)\s+\d"
+        r"|\bthu\s+(?:hai|ba|tu|nam|sau|bay)\b|\bchu nhat\b"
+    ),
     "year": re.compile(r"(?<![\d.,])\d{3,4}(?![\d]|[.,]\d)|\bnam \d"),
     # 17h30, 4g16, 19 giờ 30, 7:15, một giờ sáng
     "time": re.compile(rf"(?<![\w.,])\d{{1,2}}\s*(?:h|g|gio|:)\s*\d{{0,2}}(?!\w)|{_NUM}gio"),

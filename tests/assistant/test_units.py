@@ -53,6 +53,8 @@ def test_the_unit_a_question_names(question: str, unit: str | None) -> None:
         ("money", "Thắng (30 tuổi) thuê nhóm này.", False),
         ("day", "Sáng 8-2, thêm một xe khách bốc cháy.", True),
         ("day", "Cuối tuần này, giải sẽ chính thức khởi tranh.", False),
+        ("day", "Cuối tuần này, Cúp bóng chuyền Liên Việt 2017 sẽ khởi tranh.", False),
+        ("day", "Giải khai mạc vào thứ Hai.", True),
         ("year", "Trường được thành lập năm 1975.", True),
         ("year", "Trường được thành lập cách đây lâu.", False),
         (None, "Bất kỳ câu nào.", True),
