@@ -152,6 +152,7 @@ def detect_qtype(question: str) -> QuestionType:
     """
     toks = tokens(question)
     best: tuple[int, int, int, QKind, str] | None = None  # (-length, order, start, kind, phrase)
+    rate: tuple[int, int, int, QKind, str] | None = None  # "tỷ lệ": only a weak cue
     for i, first in enumerate(toks):
         for order, kind, exact, words, folded, phrase in _CUE_INDEX.get(first.folded, ()):
             n = len(words)
@@ -164,13 +165,17 @@ def detect_qtype(question: str) -> QuestionType:
                 if nxt in _NOT_MAY:
                     continue
             key = (-n, order, i, kind, phrase)
-            if best is None or key < best:
+            if phrase in _RATE_CUES:
+                rate = rate or key
+            elif best is None or key < best:
                 best = key
+    if best is None and rate is not None and not any(_asks_other(t) for t in toks):
+        best = rate
     if best is None:
         return QuestionType("other")
     neg_len, _, start, kind, phrase = best
     end = start + -neg_len
-    if kind == "quantity" and "%" in question:
+    if kind == "quantity" and ("%" in question or rate is not None):
         kind = "percent"
     hint: tuple[str, ...] = ()
     if kind in ("quantity", "percent"):
@@ -180,6 +185,19 @@ def detect_qtype(question: str) -> QuestionType:
         entity = "body" if phrase in _BODY_CUES else "any" if phrase in _ANY_ENTITY else "person"
     unit = asked_unit(kind, fold(phrase.lstrip("=")), toks[end : end + 2])
     return QuestionType(kind, (start, end), hint, entity, unit)
+
+
+# "Tỷ lệ" names a rate but asks nothing: "Tỷ lệ ... là bao nhiêu?" asks a percentage, "Tỷ lệ
+# ... ở độ tuổi nào?" an age group, "Vì sao tỷ lệ ... cao?" a reason. Alone, with no other
+# question word, it asks a percentage ("Tỷ lệ hộ nghèo năm 2022?").
+_RATE_CUES = frozenset({"tỷ lệ", "tỉ lệ"})
+_OTHER_QUESTION_WORDS = frozenset("gì nào sao đâu ai".split())
+
+
+def _asks_other(tok: Token) -> bool:
+    return tok.lower in _OTHER_QUESTION_WORDS or (
+        not tok.accented and tok.folded in ("gi", "nao", "sao")
+    )
 
 
 def _hint(question: str, toks: list[Token], end: int) -> tuple[str, ...]:

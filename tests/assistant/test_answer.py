@@ -312,6 +312,12 @@ def test_latency_is_a_few_milliseconds(article: str) -> None:
         ("co bao nhieu dang vien", "quantity"),
         ("What percentage of the target?", "percent"),
         ("Tỷ lệ đạt bao nhiêu %?", "percent"),
+        ("Tỷ lệ mắc ho gà của nước ta là bao nhiêu?", "percent"),
+        ("Tỷ lệ hộ nghèo năm 2022?", "percent"),
+        # "tỷ lệ" beside another question word asks that: an age group, a year, a reason
+        ("Tỷ lệ nghiện rượu cao nhất nằm ở độ tuổi nào?", "other"),
+        ("Tỉ lệ tăng trưởng tụt xuống mức âm vào năm nào?", "date"),
+        ("Vì sao tỷ lệ nhập cư của Canada cao?", "other"),
         ("Hội nghị diễn ra khi nào?", "date"),
         ("hoi nghi dien ra khi nao", "date"),
         ("Sinh ngày bao nhiêu?", "date"),
