@@ -61,21 +61,21 @@ _NUM = r"(?<![\w.,])(?:\d[\d.,]*\s*|(?:mot|hai|ba|bon|tu|nam|sau|bay|tam|chin|mu
 _MAGNITUDE = r"(?:(?:nghin|ngan|trieu|ty|ti|tram|van)\s+)*"
 
 
+# Units of time, folded: a duration's and, with lengths, what "how long" is answered in.
+_TIME_WORDS = "nam|thang|tuan|ngay|gio|tieng|phut|giay|h"
+
+
 def _after_number(words: str) -> re.Pattern[str]:
     return re.compile(rf"{_NUM}{_MAGNITUDE}(?:{words})(?!\w)")
 
 
 # What a sentence must hold, on its accent-folded lowercase text, for each unit class.
 _FITS: dict[str, re.Pattern[str]] = {
-    "duration": _after_number(
-        r"nam|thang|tuan|ngay|gio|tieng|phut|giay|h|thap ky|thap nien|the ky|chung than"
-    ),
+    "duration": _after_number(rf"{_TIME_WORDS}|thap ky|thap nien|the ky|chung than"),
     "age": re.compile(rf"{_NUM}tuoi|\btuoi\s+\d|\bsinh nam\s+\d{{4}}"),
     "length": _after_number(r"m|met|km|cm|mm|kilomet|cay so|dam|mi|km/h|km/gio|m/s"),
     # "how long": a length or a duration
-    "extent": _after_number(
-        r"nam|thang|tuan|ngay|gio|tieng|phut|giay|h|m|met|km|cm|kilomet|cay so|dam"
-    ),
+    "extent": _after_number(rf"{_TIME_WORDS}|m|met|km|cm|kilomet|cay so|dam"),
     "area": _after_number(r"ha|hecta|hec-ta|hec ta|m2|km2|sao|mau"),
     "weight": _after_number(r"tan|kg|kilogam|ta|yen|gram|g"),
     "money": _after_number(r"dong|d|vnd|usd|trieu|ty|ti|nghin|ngan|do la|euro"),

@@ -217,15 +217,14 @@ def answer_with_reader(
     Returns:
         The answer, and the passages reordered by the reader (`rerank`).
     """
-    language = question.language
+    language, qtype = question.language, question.qtype
     cands, terms = scored_candidates(question, passages)
-    if unit_check and question.qtype.unit is not None:
+    if unit_check and qtype.unit is not None:
         # Only a sentence stating a figure in the unit asked can answer ("bao nhiêu năm tù?"
         # is not answered by "25 tuổi"); the reader reads those alone, or nothing.
-        cands = [c for c in cands if states_unit(question.qtype.unit, c.text)]
+        cands = [c for c in cands if states_unit(qtype.unit, c.text)]
     if not cands:
         return _abstain(language), list(passages)
-    qtype = question.qtype
     chosen = choose(cands, candidates, LEXICAL_PICKS[language])
     readings = reader.read(question.reader_text, [c.text for c in chosen])
     if language == "en" and english_lexical_weight is not None:
