@@ -197,7 +197,8 @@ class AssistantSettings(BaseSettings):
         True,
         description=(
             "Short answers of typed questions (numbers, dates, names, places) from the typed-span "
-            "rules when they find one; false: always the reader's span."
+            "rules when they find one and the reader's span runs past 10 words; false: always "
+            "the reader's span."
         ),
     )
 

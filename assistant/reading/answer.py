@@ -45,6 +45,11 @@ logger = logging.getLogger(__name__)
 LEXICAL_PICKS = {"vi": 8, "en": 4}  # of the candidates, chosen by word overlap first
 RANK_PRIOR = 2.0  # logit bonus / (1 + passage rank): the retriever's order counts too
 RUNNER_UP = 0.9  # open questions also quote sentences this close to the best probability
+# A typed question keeps the reader's span up to this many words: it holds the qualifier and the
+# whole unit ("hơn 11.000 người", "ngày 1 tháng 7 năm 1867") that the typed-span rules drop; a
+# longer one runs into the rest of the clause, and the rules' expression is shorter and closer
+# (short F1 on `dev`, docs/EVALUATION.md, session 18).
+READER_SPAN_WORDS = 10
 _PLURAL = re.compile(r"\b(?:các|những|hai|ba) (?:đồng chí|ông|bà|anh|chị)\b|:", re.IGNORECASE)
 
 
@@ -107,6 +112,10 @@ def _short(sentence: str, span: tuple[int, int] | None, asks_person: bool) -> st
         return ", ".join(names[:-1]) + " và " + names[-1]
     text = sentence[span[0] : span[1]].strip()
     return text or None
+
+
+def _longer_than(sentence: str, span: tuple[int, int] | None, words: int) -> bool:
+    return span is None or len(sentence[span[0] : span[1]].split()) > words
 
 
 Scored = list[tuple[float, _Sentence, Reading]]  # (score, candidate, reading), best first
@@ -201,8 +210,9 @@ def answer_with_reader(
         threshold: Abstain when no sentence read answers with this probability.
         candidates: Sentences the reader reads at most (its cost grows with them).
         lexical_weight: Weight of the word-overlap score added to the reader's logit.
-        typed_spans: For typed questions (a number, a date, a person, a place) take the short
-            answer from the typed-span rules when they find one, the reader's span otherwise.
+        typed_spans: For typed questions (a number, a date, a person, a place) whose reader span
+            runs past `READER_SPAN_WORDS` words, take the short answer from the typed-span rules
+            when they find one.
         english_lexical_weight: `lexical_weight` for English questions (their overlap goes
             through the glossary); None: the same.
         max_citations: Sentences quoted at most.
@@ -261,7 +271,11 @@ def answer_with_reader(
                 break
             picked.append((c, r))
     short = _short(best.text, reading.span, qtype.kind == "person")
-    if typed_spans and qtype.kind != "other":
+    if (
+        typed_spans
+        and qtype.kind != "other"
+        and _longer_than(best.text, reading.span, READER_SPAN_WORDS)
+    ):
         asked = {t.folded for t in tokens(question.search)}
         typed = extract_span(qtype, best.text, terms.folded(), question_words=asked)
         if typed is not None:
