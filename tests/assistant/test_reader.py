@@ -345,3 +345,18 @@ def test_a_typed_question_keeps_the_readers_short_span(
         asked, passages, reader, threshold=shipped.reader_threshold, typed_spans=True
     )
     assert answer.short == reader_span and len(reader_span.split()) <= READER_SPAN_WORDS
+
+
+def test_a_span_keeps_its_brackets_whole():
+    """A span that stops inside a bracket takes in its other half when it is near, else drops
+    the lone half."""
+    from assistant.reading.reader import BRACKET_REACH, _balanced
+
+    s = "Ngôn ngữ Paicî (phần phía bắc của Grande Terre) và Drehu (nói tại Lifou) được dạy ở trường."
+    inside = s.index("phần") + len("phần phía bắc")
+    assert s[slice(*_balanced(s, 9, inside))] == "Paicî (phần phía bắc của Grande Terre)"
+    after = s.index("Grande")
+    assert s[slice(*_balanced(s, after, s.index(") và") + 1))] == "(phần phía bắc của Grande Terre)"
+    far = "Ông nói (" + "x " * BRACKET_REACH + "y) rồi đi."
+    assert far[slice(*_balanced(far, 0, far.index("x") + 3))] == "Ông nói"
+    assert _balanced(s, 0, 14) == (0, 14)  # nothing to mend
