@@ -110,14 +110,14 @@ def _balanced(sentence: str, lo: int, hi: int) -> tuple[int, int]:
             end = sentence.find(closing, hi)
             if end != -1 and end - hi <= BRACKET_REACH:
                 hi = end + 1
-            elif (cut := text.rfind(opening)) > 0:
-                hi = lo + len(text[:cut].rstrip(" ,;:"))
+            elif head := text[: text.rfind(opening)].rstrip(" ,;:"):
+                hi = lo + len(head)
         elif text.count(closing) > text.count(opening):
             start = sentence.rfind(opening, 0, lo)
             if start != -1 and lo - start <= BRACKET_REACH:
                 lo = start
-            elif (cut := text.find(closing)) > 0 and text[cut + 1 :].strip(" ,;:."):
-                lo += cut + 1 + len(text[cut + 1 :]) - len(text[cut + 1 :].lstrip(" ,;:."))
+            elif tail := text[text.find(closing) + 1 :].lstrip(" ,;:."):
+                lo = hi - len(tail)
     return lo, hi
 
 

@@ -359,4 +359,5 @@ def test_a_span_keeps_its_brackets_whole():
     assert s[slice(*_balanced(s, after, s.index(") và") + 1))] == "(phần phía bắc của Grande Terre)"
     far = "Ông nói (" + "x " * BRACKET_REACH + "y) rồi đi."
     assert far[slice(*_balanced(far, 0, far.index("x") + 3))] == "Ông nói"
+    assert far[slice(*_balanced(far, far.index("y"), len(far) - 1))] == "rồi đi"
     assert _balanced(s, 0, 14) == (0, 14)  # nothing to mend
