@@ -21,11 +21,14 @@ import dev_questions  # bench/dev_questions.py, beside this script
 from tqdm import tqdm
 
 from assistant.answering.rules import _question_terms
-from assistant.answering.spans import extract_span
 from assistant.evaluate import token_f1
-from assistant.language import tokens
 from assistant.question import analyse
-from assistant.reading.answer import READER_SPAN_WORDS, _longer_than, _short
+from assistant.reading.answer import (
+    READER_SPAN_WORDS,
+    _longer_than,
+    _short,
+    typed_expression,
+)
 from assistant.reading.weights import WEIGHTS_DIR
 
 CAPS = (0, 6, 8, 10, 15, 1000)
@@ -46,11 +49,8 @@ def main() -> None:
         sentence = answer.citations[0].passage
         (reading,) = assistant.reader.read(question.reader_text, [sentence])
         qtype = question.qtype
-        typed = None
-        if qtype.kind != "other":
-            terms = _question_terms(question.search, qtype, question.language)
-            asked = {t.folded for t in tokens(question.search)}
-            typed = extract_span(qtype, sentence, terms.folded(), question_words=asked)
+        terms = _question_terms(question.search, qtype, question.language)
+        typed = typed_expression(question, sentence, terms)
         for cap in args.caps:
             span = reading.span
             if typed is not None and (cap == 0 or _longer_than(sentence, span, cap)):

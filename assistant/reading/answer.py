@@ -118,6 +118,17 @@ def _longer_than(sentence: str, span: tuple[int, int] | None, words: int) -> boo
     return span is None or len(sentence[span[0] : span[1]].split()) > words
 
 
+def typed_expression(question: Question, sentence: str, terms: _Terms) -> Span | None:
+    """The typed-span rules' answer in `sentence`: None for an open question or when none fits.
+
+    `terms` are the question's weighted words (`scored_candidates`).
+    """
+    if question.qtype.kind == "other":
+        return None
+    asked = {t.folded for t in tokens(question.search)}
+    return extract_span(question.qtype, sentence, terms.folded(), question_words=asked)
+
+
 Scored = list[tuple[float, _Sentence, Reading]]  # (score, candidate, reading), best first
 
 
@@ -271,13 +282,8 @@ def answer_with_reader(
                 break
             picked.append((c, r))
     short = _short(best.text, reading.span, qtype.kind == "person")
-    if (
-        typed_spans
-        and qtype.kind != "other"
-        and _longer_than(best.text, reading.span, READER_SPAN_WORDS)
-    ):
-        asked = {t.folded for t in tokens(question.search)}
-        typed = extract_span(qtype, best.text, terms.folded(), question_words=asked)
+    if typed_spans and _longer_than(best.text, reading.span, READER_SPAN_WORDS):
+        typed = typed_expression(question, best.text, terms)
         if typed is not None:
             short = _short(best.text, (typed.start, typed.end), qtype.kind == "person")
     quotes = []
