@@ -689,6 +689,16 @@ def reader_train(
             ),
         ),
     ] = None,
+    titles: Annotated[
+        bool,
+        typer.Option(
+            "--titles/--no-titles",
+            help=(
+                "The reader reads each sentence followed by its article's headline "
+                "(shipped: without; docs/EVALUATION.md, session 19)."
+            ),
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Rebuild the reader's weights from the QA sets.
@@ -735,6 +745,7 @@ def reader_train(
             extra_data=extra_data or (),
             dropout=DROPOUT if dropout is None else dropout,
             seed=SEED if seed is None else seed,
+            titles=titles,
         )
     finally:
         if close is not None:

@@ -38,7 +38,7 @@ from assistant.language import tokens
 from assistant.models import Answer, Passage
 from assistant.question import Question
 from assistant.reading.ranker import PassageRanker, passage_text
-from assistant.reading.reader import Reader, Reading
+from assistant.reading.reader import Reader, Reading, headline
 
 logger = logging.getLogger(__name__)
 
@@ -247,7 +247,12 @@ def answer_with_reader(
     if not cands:
         return _abstain(language), list(passages)
     chosen = choose(cands, candidates, LEXICAL_PICKS[language])
-    readings = reader.read(question.reader_text, [c.text for c in chosen])
+    titles = None
+    if reader.reads_titles:  # each article's headline once, not once per sentence
+        heads = {c.passage.article_id: c.passage for c in chosen}
+        read = {k: headline(p.title, p.article_text) for k, p in heads.items()}
+        titles = [read[c.passage.article_id] for c in chosen]
+    readings = reader.read(question.reader_text, [c.text for c in chosen], titles)
     if language == "en" and english_lexical_weight is not None:
         lexical_weight = english_lexical_weight
     scored: Scored = sorted(

@@ -22,6 +22,7 @@ from assistant.evaluate import Item, contains_gold
 from assistant.models import Passage
 from assistant.question import Question, analyse
 from assistant.reading.answer import LEXICAL_PICKS, choose, scored_candidates
+from assistant.reading.reader import headline
 from assistant.reading.split import fold_of
 from assistant.retrieval.retriever import HybridRetriever
 from assistant.settings import Settings
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 MINED_PASSAGES = 10  # retrieved passages whose sentences are offered
 MINED_SENTENCES = 16  # of their sentences, the first the answerer would offer (it reads 24)
 
-Miner = Callable[[Item], list[str]]
+Miner = Callable[[Item], list[tuple[str, str]]]  # (sentence, its article's title)
 _BUILD = (
     "Build the store first: hoidap --store DIR ingest ../shared/corpus/taynguyen.jsonl "
     "../shared/corpus/dantri.jsonl"
@@ -81,13 +82,17 @@ def store_retriever(
 def store_miner(
     store_dir: Path, settings: Settings, embedder: Embedder | None = None
 ) -> tuple[Miner, Callable[[], None]]:
-    """A function giving an item's hard negative sentences from the store, and a closer."""
+    """A function giving an item's hard negative sentences (with titles), and a closer."""
     retrieve, close = store_retriever(store_dir, settings, embedder, depth=MINED_PASSAGES)
 
     def mine(item: Item) -> list[str]:
         question, passages = retrieve(item)
         cands, _ = scored_candidates(question, passages)
         offered = choose(cands, MINED_SENTENCES, LEXICAL_PICKS[question.language])
-        return [c.text for c in offered if not (item.golds and contains_gold(c.text, item.golds))]
+        return [
+            (c.text, headline(c.passage.title, c.passage.article_text))
+            for c in offered
+            if not (item.golds and contains_gold(c.text, item.golds))
+        ]
 
     return mine, close

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.reading.weights import READER, WEIGHTS_DIR, ReaderError, Shipped, verified_weights
+from ingest.read import derive_title
 from store.bert import Precision, pad_ids
 
 if TYPE_CHECKING:
@@ -48,14 +49,48 @@ class Reading:
     span: tuple[int, int] | None  # character offsets into the sentence
 
 
-def encode_pairs(tokenizer, question: str, sentences: Sequence[str]) -> list[PairInput]:  # noqa: ANN001
-    """Tokenize `(question, sentence)` pairs the way the reader was trained on them."""
+TITLE_SEPARATOR = " | "
+
+
+def headline(title: str | None, article_text: str) -> str:
+    """The title the reader reads with an article's sentences: "" when it is not a headline.
+
+    A file without a headline gets a title made of its first sentence (`derive_title`), which
+    only repeats the text. Every article the reader was trained on has a real headline, and the
+    few sentence-like titles it met (Dân Trí's, ending in "…") were all negatives' titles: with
+    the sample article's made-up title its answering sentence read 0.001 instead of 0.9.
+    """
+    title = (title or "").strip()
+    return "" if not title or derive_title(article_text) == title else title
+
+
+def with_title(sentence: str, title: str | None) -> str:
+    """What a title-reading reader reads of a sentence: the sentence, then its article's title.
+
+    Why: a sentence alone often lacks what the question names ("Lễ ký kết diễn ra ngày nào?",
+    an English question naming the company), which its article's title holds. The title comes
+    after the sentence, so the sentence keeps its character offsets and truncation cuts the
+    title first.
+    """
+    title = " ".join((title or "").split())
+    return f"{sentence}{TITLE_SEPARATOR}{title}" if title else sentence
+
+
+def encode_pairs(  # noqa: ANN001
+    tokenizer, question: str, sentences: Sequence[str], titles: Sequence[str] | None = None
+) -> list[PairInput]:
+    """Tokenize `(question, sentence)` pairs the way the reader was trained on them.
+
+    `titles`: each sentence's article title, read after it (`with_title`), or None; the span
+    is only ever looked for in the sentence's own tokens.
+    """
+    texts = list(sentences) if titles is None else list(map(with_title, sentences, titles))
     out = []
-    for enc in tokenizer.encode_batch([(question, s) for s in sentences]):
-        seq = enc.sequence_ids
-        inside = [i for i, s in enumerate(seq) if s == 1]
+    for sentence, enc in zip(sentences, tokenizer.encode_batch([(question, t) for t in texts])):
+        seq, offsets = enc.sequence_ids, enc.offsets
+        inside = [i for i, s in enumerate(seq) if s == 1 and offsets[i][0] < len(sentence)]
         tokens = range(inside[0], inside[-1] + 1) if inside else range(0)
-        out.append(PairInput(enc.ids, tokens, list(enc.offsets)))
+        out.append(PairInput(enc.ids, tokens, list(offsets)))
     return out
 
 
@@ -183,17 +218,25 @@ class Reader:
         import torch
 
         self.model, self.manifest = load_trained(base_dir, weights_dir, READER, precision)
+        # Weights trained on sentences followed by their title (`with_title`) read them so.
+        self.reads_titles = bool(self.manifest.get("reads_titles", False))
         self.precision = precision
         self.tokenizer = load_tokenizer(base_dir)
         self._torch = torch
         self.pad_id = 1
 
-    def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
-        """One `Reading` per sentence, in order."""
+    def read(
+        self, question: str, sentences: Sequence[str], titles: Sequence[str] | None = None
+    ) -> list[Reading]:
+        """One `Reading` per sentence, in order.
+
+        `titles`: each sentence's article title, read with it when the weights were trained so.
+        """
         if not sentences:
             return []
         torch = self._torch
-        pairs = encode_pairs(self.tokenizer, question, sentences)
+        titles = titles if self.reads_titles else None
+        pairs = encode_pairs(self.tokenizer, question, sentences, titles)
         order = sorted(range(len(pairs)), key=lambda i: -len(pairs[i].ids))
         out: list[Reading | None] = [None] * len(pairs)
         with torch.inference_mode():

@@ -33,7 +33,7 @@ from assistant.evaluate import Dataset, Item, load_dataset
 from assistant.language import fold
 from assistant.question import reader_text
 from assistant.reading.mining import Miner
-from assistant.reading.reader import MAX_TOKENS, encode_pairs, load_tokenizer
+from assistant.reading.reader import MAX_TOKENS, encode_pairs, headline, load_tokenizer
 from assistant.reading.split import fold_of
 from assistant.reading.weights import (
     MANIFEST_FILE,
@@ -66,6 +66,10 @@ GROUPS_PER_BATCH = 3  # about 36 pairs a step
 # Dropout in the trained layers while training (`CrossEncoder.set_dropout`). 0.1, as BERT is
 # fine-tuned, did not read better on `dev` (docs/EVALUATION.md, session 12): not shipped.
 DROPOUT = 0.0
+# Whether the reader reads each sentence followed by its article's headline (`reader.with_title`).
+# Trained so, it read held-out articles better but headline-less ones worse, having never seen a
+# sentence without a title (docs/EVALUATION.md, session 19): not shipped.
+TITLES = False
 SEED = 20261201
 
 
@@ -75,6 +79,7 @@ class Pair:
     sentence: str
     label: float
     span: tuple[int, int] | None  # character offsets of the answer in the sentence
+    title: str = ""  # the sentence's article title, read after it by a title-reading reader
 
 
 def reader_question(question: str, history: tuple[tuple[str, str], ...] | list) -> str:
@@ -90,11 +95,15 @@ def _pairs_for(
     item: Item,
     text: str,
     sentences: list[tuple[int, int]],
-    other: str,
+    other: tuple[str, str],
     rng: random.Random,
-    mined: Sequence[str] = (),
+    mined: Sequence[tuple[str, str]] = (),
+    title: str = "",
 ) -> list[Pair]:
-    """The item's group: its positive first (none for a near-miss), then its negatives."""
+    """The item's group: its positive first (none for a near-miss), then its negatives.
+
+    `title` is the item's article's; `other` and each of `mined` are (sentence, title).
+    """
     question = reader_question(item.question, item.history)
     folded = fold(text)
     gold_spans = []
@@ -117,7 +126,7 @@ def _pairs_for(
         sentence = text[s:e]
         inside = [(a - s, b - s) for a, b in gold_spans if a >= s and b <= e]
         if inside:
-            positives.append(Pair(question, sentence, 1.0, inside[0]))
+            positives.append(Pair(question, sentence, 1.0, inside[0], title))
         elif not holds_gold(sentence):
             negatives.append(sentence)
     if item.kind != "nearmiss" and not positives:
@@ -128,16 +137,17 @@ def _pairs_for(
     rest = negatives[HARD_NEGATIVES:]
     if rest:
         chosen.append(rng.choice(rest))
-    chosen.append(other)
-    taken = {" ".join(s.split()) for s in [*chosen, *(p.sentence for p in positives)]}
-    for sentence in mined:
+    own = [(s, title) for s in chosen]
+    own.append(other)
+    taken = {" ".join(s.split()) for s in [*(s for s, _ in own), *(p.sentence for p in positives)]}
+    for sentence, its_title in mined:
         key = " ".join(sentence.split())
-        if len(chosen) >= HARD_NEGATIVES + 2 + MINED_NEGATIVES:
+        if len(own) >= HARD_NEGATIVES + 2 + MINED_NEGATIVES:
             break
         if key not in taken and not holds_gold(sentence):
             taken.add(key)
-            chosen.append(sentence)
-    return positives[:1] + [Pair(question, s, 0.0, None) for s in chosen]
+            own.append((sentence, its_title))
+    return positives[:1] + [Pair(question, s, 0.0, None, t) for s, t in own]
 
 
 def build_groups(
@@ -175,7 +185,8 @@ def build_groups(
         asked = {i.context for i in data.items}
         keys = sorted(k for k in asked if fold_of(texts[k]) == fold)
         split = {k: split_sentences(texts[k]) for k in keys}
-        all_sentences = [texts[k][s:e] for k in keys for s, e in split[k]]
+        titles = {k: headline(data.contexts[k].title, texts[k]) for k in keys}
+        all_sentences = [(texts[k][s:e], titles[k]) for k in keys for s, e in split[k]]
         made, questions = 0, 0
         wanted = set(keys)
         items = [i for i in data.items if i.context in wanted]
@@ -183,7 +194,15 @@ def build_groups(
         for item in tqdm(items, desc=f"Mining {name}", unit="question", disable=not bar):
             other = rng.choice(all_sentences)
             mined = miner(item) if miner is not None else []
-            new = _pairs_for(item, texts[item.context], split[item.context], other, rng, mined)
+            new = _pairs_for(
+                item,
+                texts[item.context],
+                split[item.context],
+                other,
+                rng,
+                mined,
+                titles[item.context],
+            )
             if new:
                 questions += 1
                 groups.extend([new] * repeat)
@@ -202,10 +221,11 @@ class Encoded:
     sentence_tokens: range
 
 
-def encode(tokenizer, pairs: list[Pair]) -> list[Encoded]:  # noqa: ANN001
+def encode(tokenizer, pairs: list[Pair], titles: bool = False) -> list[Encoded]:  # noqa: ANN001
+    """The pairs as the reader reads them; `titles`: each sentence followed by its title."""
     out = []
     for p in pairs:
-        enc = encode_pairs(tokenizer, p.question, [p.sentence])[0]
+        enc = encode_pairs(tokenizer, p.question, [p.sentence], [p.title] if titles else None)[0]
         start = end = 0
         if p.span is not None:
             a, b = p.span
@@ -268,8 +288,11 @@ def train(
     extra_data: Sequence[Path] = (),
     dropout: float = DROPOUT,
     seed: int = SEED,
+    titles: bool = TITLES,
 ) -> dict:
     """Train the reader and write `reader.safetensors` and `reader.json` into `out_dir`.
+
+    `titles`: the reader reads each sentence followed by its article's title (`with_title`).
 
     `miner` gives each question's retrieved hard negatives (`mining.store_miner`); `limit`
     keeps the first groups only (a short run, to check that training reproduces).
@@ -291,7 +314,9 @@ def train(
     if limit:
         pair_groups = pair_groups[:limit]
     tokenizer = load_tokenizer(base_dir)
-    encoded = {id(g): encode(tokenizer, g) for g in pair_groups}  # repeated groups: encoded once
+    encoded = {
+        id(g): encode(tokenizer, g, titles) for g in pair_groups
+    }  # repeated groups: encoded once
     groups = [encoded[id(g)] for g in pair_groups]
     examples = [e for g in groups for e in g]
     base = load_file(str(base_dir / "model.safetensors"))
@@ -354,6 +379,7 @@ def train(
         "frozen_layers": frozen_layers,
         "trained_layers": trained_layers,
         "max_tokens": MAX_TOKENS,
+        "reads_titles": titles,
         "trained_on": counts,
         "split": "articles whose text hash falls in the train fold (assistant/reading/split.py)",
         "pairs": len(examples),

@@ -66,9 +66,17 @@ def test_mined_negatives_are_retrieved_train_fold_sentences_without_the_answer(
     finally:
         close()
     # The coffee article's sentence of the same form is the hard negative the reader must learn.
-    assert any(s.startswith("Từ đầu năm đến ngày 30-6, các hợp tác xã") for s in negatives)
+    assert any(s.startswith("Từ đầu năm đến ngày 30-6, các hợp tác xã") for s, _ in negatives)
+    # Each comes with its article's headline, which a title-reading reader reads after it, or
+    # none where the title was made from the text's first sentence (the coffee article's).
+    titles = dict(negatives)
+    assert {t for _, t in negatives} <= {
+        "",
+        "Kon Tum khánh thành điểm trường mới cho học sinh vùng sâu",
+    }
+    assert all(t == "" for s, t in titles.items() if s.startswith("Từ đầu năm đến ngày 30-6, các"))
     # Nothing of the held-out sample article, which holds the answer, is trained on.
-    assert negatives and not any("787" in s or "đảng viên" in s for s in negatives)
+    assert negatives and not any("787" in s or "đảng viên" in s for s, _ in negatives)
 
 
 def test_a_missing_or_empty_store_is_a_clear_error(tmp_path):
@@ -82,12 +90,20 @@ def test_a_missing_or_empty_store_is_a_clear_error(tmp_path):
 def test_a_group_puts_the_answer_first_and_never_takes_a_mined_sentence_holding_it():
     text = COFFEE.read_text(encoding="utf-8").split("\n", 1)[1].strip()
     item = Item("q2", "Bao nhiêu ha cà phê được tái canh?", ("1.465 ha",), "coffee")
-    mined = ["Năm nay tỉnh tái canh 1.465 ha cà phê.", "Giá tiêu hôm nay tăng 2.000 đồng/kg."]
-    group = _pairs_for(item, text, split_sentences(text), "Câu khác.", random.Random(0), mined)
+    mined = [
+        ("Năm nay tỉnh tái canh 1.465 ha cà phê.", "Cà phê"),
+        ("Giá tiêu hôm nay tăng 2.000 đồng/kg.", "Giá tiêu"),
+    ]
+    other = ("Câu khác.", "Khác")
+    group = _pairs_for(
+        item, text, split_sentences(text), other, random.Random(0), mined, "Tái canh"
+    )
     assert group[0].label == 1.0 and "1.465 ha" in group[0].sentence
     assert all(p.label == 0.0 for p in group[1:])
-    sentences = [p.sentence for p in group]
-    assert mined[1] in sentences and mined[0] not in sentences
+    pairs = [(p.sentence, p.title) for p in group]
+    assert mined[1] in pairs and mined[0] not in pairs and other in pairs
+    # Every sentence of the question's own article carries that article's title.
+    assert all(t == "Tái canh" for s, t in pairs if s in text)
 
 
 def _squad(path: Path, context: str, question: str, answer: str) -> None:

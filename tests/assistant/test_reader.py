@@ -153,6 +153,62 @@ def test_packing_keeps_the_real_tokens_and_rounds_their_count():
     assert torch.equal(dense.unpack(dense.pack(x)), x)
 
 
+def test_a_title_is_read_after_the_sentence_and_never_answered_from(e5_model_path):
+    """The title follows the sentence: its offsets stay, and no span can start in the title."""
+    from assistant.reading.reader import encode_pairs, load_tokenizer, with_title
+
+    tokenizer = load_tokenizer(e5_model_path)
+    q = "Lễ hội diễn ra khi nào?"
+    s = "Lễ hội diễn ra từ ngày 8-3 đến ngày 13-3."
+    title = "Lễ hội Cà phê Buôn Ma Thuột 2017 khai mạc ngày 10-3"
+    (plain,) = encode_pairs(tokenizer, q, [s])
+    (titled,) = encode_pairs(tokenizer, q, [s], [title])
+    assert titled.sentence_tokens == plain.sentence_tokens
+    assert len(titled.ids) > len(plain.ids) + 10  # the title's tokens follow
+    last = titled.offsets[titled.sentence_tokens[-1]]
+    assert s[last[0] : last[1]] == "."
+    assert with_title(s, "  ") == s and with_title(s, None) == s
+    # A long sentence keeps its tokens: the title is what truncation cuts first.
+    long = " ".join([s] * 12)
+    (cut,) = encode_pairs(tokenizer, q, [long], [title])
+    (uncut,) = encode_pairs(tokenizer, q, [long])
+    assert cut.sentence_tokens == uncut.sentence_tokens
+
+
+def test_a_title_made_from_the_first_sentence_is_no_headline():
+    from assistant.reading.reader import headline
+    from ingest.read import derive_title
+
+    text = (REPO / "data" / "sample" / "000_cb7a5b37da5bff54.txt").read_text("utf-8")
+    made = derive_title(text)
+    assert made.endswith("…") and headline(made, text) == ""
+    assert (
+        headline("Gia Lai sơ kết công tác xây dựng Đảng", text)
+        == "Gia Lai sơ kết công tác xây dựng Đảng"
+    )
+    assert headline(None, text) == ""
+
+
+@pytest.mark.slow
+def test_weights_trained_on_titles_read_them_and_others_do_not(tmp_path, e5_model_path):
+    """`reads_titles` in the manifest decides whether `Reader.read` reads the titles given."""
+    import json
+
+    q = "Có bao nhiêu đảng viên bị kỷ luật?"
+    s = ["Từ đầu năm đến ngày 30-6, có 129 đảng viên bị thi hành kỷ luật."]
+    title = ["Gia Lai: kết nạp 787 đảng viên trong 6 tháng đầu năm"]
+    shipped = Reader(e5_model_path)
+    assert shipped.read(q, s, title) == shipped.read(q, s)  # the shipped reader reads no title
+    shutil.copy(WEIGHTS_DIR / WEIGHTS_FILE, tmp_path / WEIGHTS_FILE)
+    manifest = json.loads((WEIGHTS_DIR / MANIFEST_FILE).read_text("utf-8"))
+    (tmp_path / MANIFEST_FILE).write_text(json.dumps({**manifest, "reads_titles": True}), "utf-8")
+    titled = Reader(e5_model_path, tmp_path)
+    assert titled.reads_titles and titled.read(q, s) == shipped.read(q, s)
+    (with_title,) = titled.read(q, s, title)
+    assert with_title.logit != shipped.read(q, s)[0].logit
+    assert with_title.span is not None and "129" in s[0][slice(*with_title.span)]
+
+
 @pytest.mark.slow
 def test_dropout_acts_while_training_and_never_when_reading(e5_model_path):
     """Training drops units of the trained layers; a loaded reader reads the same every time."""
