@@ -85,7 +85,7 @@ def store_miner(
     """A function giving an item's hard negative sentences (with titles), and a closer."""
     retrieve, close = store_retriever(store_dir, settings, embedder, depth=MINED_PASSAGES)
 
-    def mine(item: Item) -> list[str]:
+    def mine(item: Item) -> list[tuple[str, str]]:
         question, passages = retrieve(item)
         cands, _ = scored_candidates(question, passages)
         offered = choose(cands, MINED_SENTENCES, LEXICAL_PICKS[question.language])

@@ -58,7 +58,8 @@ def headline(title: str | None, article_text: str) -> str:
     A file without a headline gets a title made of its first sentence (`derive_title`), which
     only repeats the text. Every article the reader was trained on has a real headline, and the
     few sentence-like titles it met (Dân Trí's, ending in "…") were all negatives' titles: with
-    the sample article's made-up title its answering sentence read 0.001 instead of 0.9.
+    the sample article's made-up title its answering sentence read 0.001 instead of 0.9
+    (docs/EVALUATION.md, session 19).
     """
     title = (title or "").strip()
     return "" if not title or derive_title(article_text) == title else title
@@ -67,10 +68,10 @@ def headline(title: str | None, article_text: str) -> str:
 def with_title(sentence: str, title: str | None) -> str:
     """What a title-reading reader reads of a sentence: the sentence, then its article's title.
 
-    Why: a sentence alone often lacks what the question names ("Lễ ký kết diễn ra ngày nào?",
-    an English question naming the company), which its article's title holds. The title comes
-    after the sentence, so the sentence keeps its character offsets and truncation cuts the
-    title first.
+    Why: a sentence alone often lacks the story the question names ("Lễ ký kết diễn ra ngày
+    nào?" after a question on NutiFood's signing in Đắk Lắk), which its headline holds. The
+    title comes after the sentence, so the sentence keeps its character offsets and truncation
+    cuts the title first.
     """
     title = " ".join((title or "").split())
     return f"{sentence}{TITLE_SEPARATOR}{title}" if title else sentence

@@ -185,7 +185,9 @@ def build_groups(
         asked = {i.context for i in data.items}
         keys = sorted(k for k in asked if fold_of(texts[k]) == fold)
         split = {k: split_sentences(texts[k]) for k in keys}
-        titles = {k: headline(data.contexts[k].title, texts[k]) for k in keys}
+        # A context without a title is named by its key ("ctx-0-1"), which is no headline.
+        named = {k: c.title if c.title != k else "" for k, c in data.contexts.items()}
+        titles = {k: headline(named[k], texts[k]) for k in keys}
         all_sentences = [(texts[k][s:e], titles[k]) for k in keys for s, e in split[k]]
         made, questions = 0, 0
         wanted = set(keys)
