@@ -699,6 +699,17 @@ def reader_train(
             ),
         ),
     ] = False,
+    title_dropout: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help=(
+                "With --titles, the share of questions read without titles while training, so "
+                "articles without a headline are read as the reader knows."
+            ),
+        ),
+    ] = 0.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Rebuild the reader's weights from the QA sets.
@@ -746,6 +757,7 @@ def reader_train(
             dropout=DROPOUT if dropout is None else dropout,
             seed=SEED if seed is None else seed,
             titles=titles,
+            title_dropout=title_dropout,
         )
     finally:
         if close is not None:

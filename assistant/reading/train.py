@@ -70,6 +70,9 @@ DROPOUT = 0.0
 # Trained so, it read held-out articles better but headline-less ones worse, having never seen a
 # sentence without a title (docs/EVALUATION.md, session 19): not shipped.
 TITLES = False
+# With titles, the share of groups read without them while training, so that a sentence of an
+# article without a headline (read with none, `reader.headline`) is not new to the reader.
+TITLE_DROPOUT = 0.0
 SEED = 20261201
 
 
@@ -291,10 +294,13 @@ def train(
     dropout: float = DROPOUT,
     seed: int = SEED,
     titles: bool = TITLES,
+    title_dropout: float = TITLE_DROPOUT,
 ) -> dict:
     """Train the reader and write `reader.safetensors` and `reader.json` into `out_dir`.
 
-    `titles`: the reader reads each sentence followed by its article's title (`with_title`).
+    `titles`: the reader reads each sentence followed by its article's title (`with_title`);
+    `title_dropout` of the groups (drawn by their own seeded generator, so the rest of training
+    draws the same) are read without.
 
     `miner` gives each question's retrieved hard negatives (`mining.store_miner`); `limit`
     keeps the first groups only (a short run, to check that training reproduces).
@@ -316,9 +322,12 @@ def train(
     if limit:
         pair_groups = pair_groups[:limit]
     tokenizer = load_tokenizer(base_dir)
-    encoded = {
-        id(g): encode(tokenizer, g, titles) for g in pair_groups
-    }  # repeated groups: encoded once
+    untitled = random.Random(seed + 1)
+    encoded: dict[int, list[Encoded]] = {}  # repeated groups: encoded once
+    for g in pair_groups:
+        if id(g) not in encoded:
+            with_titles = titles and untitled.random() >= title_dropout
+            encoded[id(g)] = encode(tokenizer, g, with_titles)
     groups = [encoded[id(g)] for g in pair_groups]
     examples = [e for g in groups for e in g]
     base = load_file(str(base_dir / "model.safetensors"))
@@ -382,6 +391,7 @@ def train(
         "trained_layers": trained_layers,
         "max_tokens": MAX_TOKENS,
         "reads_titles": titles,
+        "title_dropout": title_dropout if titles else 0.0,
         "trained_on": counts,
         "split": "articles whose text hash falls in the train fold (assistant/reading/split.py)",
         "pairs": len(examples),

@@ -169,6 +169,23 @@ def test_the_reader_trains_the_same_weights_from_the_same_seed(tmp_path, e5_mode
     assert sha(8, "c") != first
 
 
+@pytest.mark.slow
+def test_titles_change_the_training_and_title_dropout_takes_them_out(tmp_path, e5_model_path):
+    """Every group read without its title trains exactly the weights of a reader without titles."""
+    data, corpus = _reader_data(tmp_path)
+
+    def trained(name: str, **kw) -> dict:
+        out = tmp_path / name
+        return train(data, corpus, e5_model_path, out, epochs=1, limit=3, progress=False, **kw)
+
+    plain = trained("plain")
+    titled = trained("titled", titles=True)
+    untitled = trained("untitled", titles=True, title_dropout=1.0)
+    assert not plain["reads_titles"] and titled["reads_titles"] and untitled["reads_titles"]
+    assert titled["sha256"] != plain["sha256"]
+    assert untitled["sha256"] == plain["sha256"] and untitled["title_dropout"] == 1.0
+
+
 def _ranker_data(tmp_path: Path) -> tuple[Path, Path]:
     """A data folder of every set the ranker trains on, each asking of the coffee article."""
     text = COFFEE.read_text(encoding="utf-8").split("\n", 1)[1].strip()
