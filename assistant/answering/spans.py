@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from assistant.answering.qtype import QKind, QuestionType, Span, SpanKind, bar_set
+from assistant.answering.units import MAGNITUDE
 from assistant.language import fold, tokens
 
 _NUM = r"(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?"
@@ -40,7 +41,6 @@ _DATE_RES = (
 )
 # Words after which a number is a code, an ordinal or a year, never a count.
 _NOT_COUNT_BEFORE = frozenset("số thứ năm khóa khoá kỳ điều khoản lần".split())
-_MAGNITUDE = frozenset("nghìn ngàn triệu tỷ tỉ trăm vạn".split())
 _UNIT_STOP = frozenset(
     """bị được đã là có và với so của trong thì mà đạt chiếm tại ở trên này đó cho từ đến
     theo khi nhưng hoặc hay cũng vẫn sẽ đang do vì nên để tăng giảm gồm""".split()
@@ -107,7 +107,7 @@ def _unit_end(sentence: str, pos: int, hint: Sequence[str]) -> int:
     if hint and tuple(folded[: len(hint)]) == tuple(hint):
         return pos + words[len(hint) - 1][1]
     k = 0
-    while k < len(words) and words[k][0].lower() in _MAGNITUDE:
+    while k < len(words) and words[k][0].lower() in MAGNITUDE:
         k += 1
     take = k
     for w, _ in words[k : k + 2]:

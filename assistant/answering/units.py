@@ -58,7 +58,9 @@ _DATE_UNITS = {
 # A figure, or a number written out ("hai tháng", "chưa tới năm giây"), folded, and the space
 # after it.
 _NUM = r"(?<![\w.,])(?:\d[\d.,]*\s*|(?:mot|hai|ba|bon|tu|nam|sau|bay|tam|chin|muoi|vai|nua)\s+)"
-_MAGNITUDE = r"(?:(?:nghin|ngan|trieu|ty|ti|tram|van)\s+)*"
+# Words of magnitude after a figure ("1,2 triệu"), and their folded forms in a pattern.
+MAGNITUDE = frozenset("nghìn ngàn triệu tỷ tỉ trăm vạn".split())
+_MAGNITUDE = rf"(?:(?:{'|'.join(sorted({fold(w) for w in MAGNITUDE}))})\s+)*"
 
 
 # Units of time, folded: a duration's and, with lengths, what "how long" is answered in.
