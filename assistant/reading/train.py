@@ -189,8 +189,8 @@ def build_groups(
         keys = sorted(k for k in asked if fold_of(texts[k]) == fold)
         split = {k: split_sentences(texts[k]) for k in keys}
         # A context without a title is named by its key ("ctx-0-1"), which is no headline.
-        named = {k: c.title if c.title != k else "" for k, c in data.contexts.items()}
-        titles = {k: headline(named[k], texts[k]) for k in keys}
+        named = {k: data.contexts[k].title for k in keys}
+        titles = {k: headline(t if t != k else "", texts[k]) for k, t in named.items()}
         all_sentences = [(texts[k][s:e], titles[k]) for k in keys for s, e in split[k]]
         made, questions = 0, 0
         wanted = set(keys)
